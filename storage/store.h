@@ -1,0 +1,78 @@
+// Store: where studies, trials and measurements live.
+//
+// A Store keeps the protos of protos/vernier/v1/study.proto. Every write
+// returns only once it is durable (committed to disk), so a caller may
+// acknowledge it to a user. All methods are thread-safe; concurrent writes are
+// grouped into one transaction by the implementation, so many small writers
+// do not each pay for a commit.
+//
+// Errors: NOT_FOUND for an unknown id or name, ALREADY_EXISTS for a duplicate
+// study name or trial number, INVALID_ARGUMENT for a write that contradicts
+// the store (a trial of an unknown study), UNAVAILABLE when the database cannot
+// be written (disk full, read-only). A failed write changes nothing.
+#ifndef VERNIER_STORAGE_STORE_H_
+#define VERNIER_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "vernier/v1/study.pb.h"
+
+namespace vernier::storage {
+
+class Store {
+ public:
+  Store() = default;
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Stores a new study and returns it with its id set. `study.id` is ignored.
+  // ALREADY_EXISTS when a study of the same name exists.
+  virtual absl::StatusOr<v1::Study> CreateStudy(v1::Study study) = 0;
+
+  // Replaces the stored study whose id is `study.id` (state, end reason...).
+  virtual absl::Status UpdateStudy(const v1::Study& study) = 0;
+
+  virtual absl::StatusOr<v1::Study> GetStudy(int64_t study_id) = 0;
+  virtual absl::StatusOr<v1::Study> FindStudy(absl::string_view name) = 0;
+
+  // Every study, by id.
+  virtual absl::StatusOr<std::vector<v1::Study>> ListStudies() = 0;
+
+  // Stores new trials atomically (all or none) and returns them with their
+  // ids set, in order. Each trial's study_id must name a stored study and its
+  // number must be new in that study.
+  virtual absl::StatusOr<std::vector<v1::Trial>> CreateTrials(
+      std::vector<v1::Trial> trials) = 0;
+
+  // Replaces the stored trial whose id is `trial.id`. `trial.measurements`
+  // is not stored here; use AddMeasurements.
+  virtual absl::Status UpdateTrial(const v1::Trial& trial) = 0;
+
+  // A trial without its measurements.
+  virtual absl::StatusOr<v1::Trial> GetTrial(int64_t trial_id) = 0;
+
+  // The trials of a study by number, without their measurements.
+  virtual absl::StatusOr<std::vector<v1::Trial>> ListTrials(
+      int64_t study_id) = 0;
+
+  // Stores intermediate measurements of a trial. Idempotent per (trial, step,
+  // metric): a repeat of a stored triple overwrites it with the same meaning,
+  // so a client may retry a report.
+  virtual absl::Status AddMeasurements(
+      int64_t trial_id, const std::vector<v1::Measurement>& measurements) = 0;
+
+  // The trial's measurements by step, each step's metrics in one Measurement.
+  virtual absl::StatusOr<std::vector<v1::Measurement>> ListMeasurements(
+      int64_t trial_id) = 0;
+};
+
+}  // namespace vernier::storage
+
+#endif  // VERNIER_STORAGE_STORE_H_
