@@ -1,0 +1,112 @@
+// GroupedWriter: the one thread that writes a SQLite database, committing
+// every write that is pending at once in one transaction (group commit).
+//
+// A caller submits a Write and blocks until it is durable or has failed. The
+// writer thread takes everything pending, runs it in one BEGIN IMMEDIATE ...
+// COMMIT, each write inside its own SAVEPOINT: a write that fails (returns an
+// error or throws) is rolled back alone and gets its own error while the
+// others commit. When the COMMIT fails, every write of the batch that had
+// succeeded gets UNAVAILABLE and none of the batch is stored.
+//
+// A Write runs on the writer thread with the writer's connection; it must not
+// keep the connection, start or end transactions itself, or block on other
+// writes. SQLiteCpp exceptions it throws are mapped to statuses (see
+// SqliteErrorToStatus).
+#ifndef VERNIER_STORAGE_GROUPED_WRITER_H_
+#define VERNIER_STORAGE_GROUPED_WRITER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace SQLite {
+class Database;
+class Exception;
+}  // namespace SQLite
+
+namespace vernier::storage {
+
+// One unit of work for the writer. It runs inside a savepoint of the batch's
+// transaction; a non-OK status (or an exception) rolls back only its changes.
+using Write = std::function<absl::Status(SQLite::Database&)>;
+
+// Maps a SQLiteCpp error to a status whose message starts with `context`:
+// a UNIQUE or PRIMARY KEY violation -> ALREADY_EXISTS; another constraint
+// (foreign key, NOT NULL, CHECK) -> INVALID_ARGUMENT; disk full, read-only
+// database, I/O error, busy or locked -> UNAVAILABLE; not a database or
+// corrupt -> FAILED_PRECONDITION; anything else -> INTERNAL.
+absl::Status SqliteErrorToStatus(const SQLite::Exception& error,
+                                 absl::string_view context);
+
+// Thread ownership: the writer thread alone uses `db_` after construction.
+// `mu_` guards the queue and the counters, which any thread may touch through
+// Submit() and stats(). Submit() may be called from any number of threads; a
+// submitter waits on its own entry's future, never on `mu_`, so the writer
+// may be destroyed while submitters whose writes are queued still wait.
+class GroupedWriter final {
+ public:
+  struct Stats {
+    int64_t writes = 0;   // writes run (succeeded or failed)
+    int64_t batches = 0;  // transactions begun, one per group of writes
+    int64_t commits = 0;  // transactions committed
+    int64_t pending = 0;  // writes submitted and not yet taken by the writer
+  };
+
+  // Takes the connection and starts the writer thread. The connection should
+  // already be configured (journal mode, synchronous, foreign keys).
+  explicit GroupedWriter(std::unique_ptr<SQLite::Database> db);
+
+  // Runs every write already submitted (their submitters get their statuses
+  // as usual), then stops the thread. No Submit() may start once destruction
+  // has begun.
+  ~GroupedWriter();
+
+  GroupedWriter(const GroupedWriter&) = delete;
+  GroupedWriter& operator=(const GroupedWriter&) = delete;
+
+  // Runs `write` on the writer thread and returns its status once its batch
+  // has committed (OK means durable) or once it has failed. Blocks the
+  // caller; thread-safe.
+  absl::Status Submit(Write write);
+
+  Stats stats() const;
+
+ private:
+  // Lives on the submitter's stack. Between its dequeue and `done` being
+  // set, the writer thread alone touches it; the submitter alone after. The
+  // promise's shared state lets the entry die while set_value() returns.
+  struct Entry {
+    Write write;
+    absl::Status status;
+    std::promise<absl::Status> done;
+  };
+
+  void Run();
+  // Runs one batch; fills every entry's status. Called on the writer thread.
+  void RunBatch(const std::deque<Entry*>& batch);
+
+  std::unique_ptr<SQLite::Database> db_;  // writer thread only
+
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees through it
+  // (Debian's Abseil is not instrumented).
+  mutable std::mutex mu_;
+  std::condition_variable wake_;  // queue_ grew or stopping_ was set
+  std::deque<Entry*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+
+  std::thread thread_;  // started last, joined in the destructor
+};
+
+}  // namespace vernier::storage
+
+#endif  // VERNIER_STORAGE_GROUPED_WRITER_H_

@@ -1,0 +1,501 @@
+#include "storage/sqlite_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "SQLiteCpp/Database.h"
+#include "SQLiteCpp/Exception.h"
+#include "SQLiteCpp/Statement.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/message.h"
+#include "storage/schema.h"
+
+namespace vernier::storage {
+namespace {
+
+// How long a connection waits for a lock held by another connection.
+constexpr int kBusyTimeoutMs = 5000;
+
+}  // namespace
+
+// Thread ownership: any thread may Take() and Give(); a taken connection
+// belongs to its taker alone until it is given back.
+class ReaderPool {
+ public:
+  explicit ReaderPool(std::string path) : path_(std::move(path)) {}
+
+  // An idle connection, or a new one. Throws SQLite::Exception when a new
+  // connection cannot be opened.
+  std::unique_ptr<SQLite::Database> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<SQLite::Database> db = std::move(idle_.back());
+        idle_.pop_back();
+        return db;
+      }
+    }
+    return std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READONLY,
+                                              kBusyTimeoutMs);
+  }
+
+  // Keeps `db` for a later Take(), or closes it when enough are idle.
+  void Give(std::unique_ptr<SQLite::Database> db) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 4;
+
+  const std::string path_;
+  std::mutex mu_;  // std, like GroupedWriter, for ThreadSanitizer
+  std::vector<std::unique_ptr<SQLite::Database>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// Runs `read` on a reader connection; SQLite errors become statuses that
+// start with `what`.
+template <typename T, typename Fn>
+absl::StatusOr<T> Read(ReaderPool& pool, absl::string_view what, Fn&& read) {
+  try {
+    std::unique_ptr<SQLite::Database> db = pool.Take();
+    absl::StatusOr<T> result = read(*db);
+    pool.Give(std::move(db));
+    return result;
+  } catch (const SQLite::Exception& e) {
+    return SqliteErrorToStatus(e, what);
+  }
+}
+
+void BindBlob(SQLite::Statement& statement, int index,
+              const std::string& bytes) {
+  statement.bind(index, static_cast<const void*>(bytes.data()),
+                 static_cast<int>(bytes.size()));
+}
+
+// SQLite would store NaN as NULL anyway; NULL is read back as NaN.
+void BindReal(SQLite::Statement& statement, int index,
+              std::optional<double> value) {
+  if (!value.has_value() || std::isnan(*value)) {
+    statement.bind(index);
+  } else {
+    statement.bind(index, *value);
+  }
+}
+
+double ReadReal(const SQLite::Column& column) {
+  return column.isNull() ? std::numeric_limits<double>::quiet_NaN()
+                         : column.getDouble();
+}
+
+std::string Serialize(const google::protobuf::Message& message) {
+  std::string bytes;
+  message.SerializeToString(&bytes);
+  return bytes;
+}
+
+template <typename Message>
+absl::StatusOr<Message> Parse(const SQLite::Column& column,
+                              absl::string_view what) {
+  Message message;
+  if (!message.ParseFromArray(column.getBlob(), column.getBytes())) {
+    return absl::DataLossError(absl::StrCat(what, " is stored damaged"));
+  }
+  return message;
+}
+
+int64_t ToMicros(const google::protobuf::Timestamp& time) {
+  return time.seconds() * 1'000'000 + time.nanos() / 1'000;
+}
+
+google::protobuf::Timestamp FromMicros(int64_t micros) {
+  int64_t seconds = micros / 1'000'000;
+  int64_t rest = micros % 1'000'000;
+  if (rest < 0) {
+    rest += 1'000'000;
+    --seconds;
+  }
+  google::protobuf::Timestamp time;
+  time.set_seconds(seconds);
+  time.set_nanos(static_cast<int32_t>(rest * 1'000));
+  return time;
+}
+
+bool Exists(SQLite::Database& db, const char* query, int64_t id) {
+  SQLite::Statement statement(db, query);
+  statement.bind(1, id);
+  return statement.executeStep();
+}
+
+bool StudyExists(SQLite::Database& db, int64_t id) {
+  return Exists(db, "SELECT 1 FROM studies WHERE id = ?", id);
+}
+
+bool TrialExists(SQLite::Database& db, int64_t id) {
+  return Exists(db, "SELECT 1 FROM trials WHERE id = ?", id);
+}
+
+// The id the next row of `table` gets; the caller holds the write lock.
+int64_t NextId(SQLite::Database& db, const char* table) {
+  return db
+      .execAndGet(absl::StrCat("SELECT COALESCE(MAX(id), 0) + 1 FROM ", table))
+      .getInt64();
+}
+
+std::optional<double> Objective(const v1::Trial& trial) {
+  if (!trial.has_objective()) return std::nullopt;
+  return trial.objective();
+}
+
+absl::Status InsertTrial(SQLite::Database& db, v1::Trial& trial) {
+  if (!StudyExists(db, trial.study_id())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial number ", trial.number(), " names study ",
+                     trial.study_id(), ", which does not exist"));
+  }
+  SQLite::Statement taken(
+      db, "SELECT id FROM trials WHERE study_id = ? AND number = ?");
+  taken.bind(1, trial.study_id());
+  taken.bind(2, trial.number());
+  if (taken.executeStep()) {
+    return absl::AlreadyExistsError(absl::StrCat("study ", trial.study_id(),
+                                                 " already has a trial number ",
+                                                 trial.number()));
+  }
+  trial.set_id(NextId(db, "trials"));
+  SQLite::Statement insert(db,
+                           "INSERT INTO trials (id, study_id, number, state, "
+                           "objective, proto) VALUES (?, ?, ?, ?, ?, ?)");
+  insert.bind(1, trial.id());
+  insert.bind(2, trial.study_id());
+  insert.bind(3, trial.number());
+  insert.bind(4, static_cast<int32_t>(trial.state()));
+  BindReal(insert, 5, Objective(trial));
+  BindBlob(insert, 6, Serialize(trial));
+  insert.exec();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const std::string& path) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path) {
+  const std::string name = absl::StrCat("database '", path, "'");
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
+    const std::string mode =
+        db->execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot open ", name,
+                       ": it cannot use WAL mode (mode is ", mode, ")"));
+    }
+    // FULL syncs the WAL on every commit: a commit survives power loss.
+    db->exec("PRAGMA synchronous = FULL");
+    db->exec("PRAGMA foreign_keys = ON");
+  } catch (const SQLite::Exception& e) {
+    return SqliteErrorToStatus(e, absl::StrCat("cannot open ", name));
+  }
+  if (absl::Status migrated = ApplyMigrations(*db, SchemaMigrations(), name);
+      !migrated.ok()) {
+    return migrated;
+  }
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(path, std::make_unique<GroupedWriter>(std::move(db)),
+                      std::make_unique<ReaderPool>(path)));
+}
+
+SqliteStore::SqliteStore(std::string path,
+                         std::unique_ptr<GroupedWriter> writer,
+                         std::unique_ptr<ReaderPool> readers)
+    : path_(std::move(path)),
+      readers_(std::move(readers)),
+      writer_(std::move(writer)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+absl::StatusOr<v1::Study> SqliteStore::CreateStudy(v1::Study study) {
+  study.clear_id();
+  if (study.name().empty()) {
+    return absl::InvalidArgumentError("a study needs a name");
+  }
+  absl::Status status =
+      writer_->Submit([&study](SQLite::Database& db) -> absl::Status {
+        SQLite::Statement taken(db, "SELECT id FROM studies WHERE name = ?");
+        taken.bind(1, study.name());
+        if (taken.executeStep()) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "a study named '", study.name(), "' already exists (id ",
+              taken.getColumn(0).getInt64(), ")"));
+        }
+        study.set_id(NextId(db, "studies"));
+        SQLite::Statement insert(
+            db,
+            "INSERT INTO studies (id, name, state, proto) VALUES (?, ?, ?, ?)");
+        insert.bind(1, study.id());
+        insert.bind(2, study.name());
+        insert.bind(3, static_cast<int32_t>(study.state()));
+        BindBlob(insert, 4, Serialize(study));
+        insert.exec();
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return study;
+}
+
+absl::Status SqliteStore::UpdateStudy(const v1::Study& study) {
+  return writer_->Submit([&study](SQLite::Database& db) -> absl::Status {
+    SQLite::Statement taken(
+        db, "SELECT id FROM studies WHERE name = ? AND id != ?");
+    taken.bind(1, study.name());
+    taken.bind(2, study.id());
+    if (taken.executeStep()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "cannot rename study ", study.id(), " to '", study.name(),
+          "': study ", taken.getColumn(0).getInt64(), " has that name"));
+    }
+    SQLite::Statement update(
+        db, "UPDATE studies SET name = ?, state = ?, proto = ? WHERE id = ?");
+    update.bind(1, study.name());
+    update.bind(2, static_cast<int32_t>(study.state()));
+    BindBlob(update, 3, Serialize(study));
+    update.bind(4, study.id());
+    if (update.exec() == 0) {
+      return absl::NotFoundError(absl::StrCat("no study has id ", study.id()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Study> SqliteStore::GetStudy(int64_t study_id) {
+  return Read<v1::Study>(
+      *readers_, absl::StrCat("reading study ", study_id),
+      [study_id](SQLite::Database& db) -> absl::StatusOr<v1::Study> {
+        SQLite::Statement query(db, "SELECT proto FROM studies WHERE id = ?");
+        query.bind(1, study_id);
+        if (!query.executeStep()) {
+          return absl::NotFoundError(
+              absl::StrCat("no study has id ", study_id));
+        }
+        return Parse<v1::Study>(query.getColumn(0),
+                                absl::StrCat("study ", study_id));
+      });
+}
+
+absl::StatusOr<v1::Study> SqliteStore::FindStudy(absl::string_view name) {
+  const std::string key(name);
+  return Read<v1::Study>(
+      *readers_, absl::StrCat("finding study '", key, "'"),
+      [&key](SQLite::Database& db) -> absl::StatusOr<v1::Study> {
+        SQLite::Statement query(db, "SELECT proto FROM studies WHERE name = ?");
+        query.bind(1, key);
+        if (!query.executeStep()) {
+          return absl::NotFoundError(
+              absl::StrCat("no study is named '", key, "'"));
+        }
+        return Parse<v1::Study>(query.getColumn(0),
+                                absl::StrCat("study '", key, "'"));
+      });
+}
+
+absl::StatusOr<std::vector<v1::Study>> SqliteStore::ListStudies() {
+  using Studies = std::vector<v1::Study>;
+  return Read<Studies>(
+      *readers_, "listing studies",
+      [](SQLite::Database& db) -> absl::StatusOr<Studies> {
+        SQLite::Statement query(db,
+                                "SELECT id, proto FROM studies ORDER BY id");
+        Studies studies;
+        while (query.executeStep()) {
+          absl::StatusOr<v1::Study> study = Parse<v1::Study>(
+              query.getColumn(1),
+              absl::StrCat("study ", query.getColumn(0).getInt64()));
+          if (!study.ok()) return study.status();
+          studies.push_back(*std::move(study));
+        }
+        return studies;
+      });
+}
+
+absl::StatusOr<std::vector<v1::Trial>> SqliteStore::CreateTrials(
+    std::vector<v1::Trial> trials) {
+  for (v1::Trial& trial : trials) {
+    trial.clear_id();
+    trial.clear_measurements();
+  }
+  if (trials.empty()) return trials;
+  absl::Status status =
+      writer_->Submit([&trials](SQLite::Database& db) -> absl::Status {
+        for (v1::Trial& trial : trials) {
+          if (absl::Status inserted = InsertTrial(db, trial); !inserted.ok()) {
+            return inserted;
+          }
+        }
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return trials;
+}
+
+absl::Status SqliteStore::UpdateTrial(const v1::Trial& trial) {
+  v1::Trial stored = trial;
+  stored.clear_measurements();
+  return writer_->Submit([&stored](SQLite::Database& db) -> absl::Status {
+    if (!TrialExists(db, stored.id())) {
+      return absl::NotFoundError(absl::StrCat("no trial has id ", stored.id()));
+    }
+    if (!StudyExists(db, stored.study_id())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("trial ", stored.id(), " names study ",
+                       stored.study_id(), ", which does not exist"));
+    }
+    SQLite::Statement update(
+        db,
+        "UPDATE trials SET study_id = ?, number = ?, "
+        "state = ?, objective = ?, proto = ? WHERE id = ?");
+    update.bind(1, stored.study_id());
+    update.bind(2, stored.number());
+    update.bind(3, static_cast<int32_t>(stored.state()));
+    BindReal(update, 4, Objective(stored));
+    BindBlob(update, 5, Serialize(stored));
+    update.bind(6, stored.id());
+    update.exec();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Trial> SqliteStore::GetTrial(int64_t trial_id) {
+  return Read<v1::Trial>(
+      *readers_, absl::StrCat("reading trial ", trial_id),
+      [trial_id](SQLite::Database& db) -> absl::StatusOr<v1::Trial> {
+        SQLite::Statement query(db, "SELECT proto FROM trials WHERE id = ?");
+        query.bind(1, trial_id);
+        if (!query.executeStep()) {
+          return absl::NotFoundError(
+              absl::StrCat("no trial has id ", trial_id));
+        }
+        return Parse<v1::Trial>(query.getColumn(0),
+                                absl::StrCat("trial ", trial_id));
+      });
+}
+
+absl::StatusOr<std::vector<v1::Trial>> SqliteStore::ListTrials(
+    int64_t study_id) {
+  using Trials = std::vector<v1::Trial>;
+  return Read<Trials>(
+      *readers_, absl::StrCat("listing the trials of study ", study_id),
+      [study_id](SQLite::Database& db) -> absl::StatusOr<Trials> {
+        if (!StudyExists(db, study_id)) {
+          return absl::NotFoundError(
+              absl::StrCat("no study has id ", study_id));
+        }
+        SQLite::Statement query(
+            db,
+            "SELECT id, proto FROM trials WHERE study_id = ? ORDER BY number");
+        query.bind(1, study_id);
+        Trials trials;
+        while (query.executeStep()) {
+          absl::StatusOr<v1::Trial> trial = Parse<v1::Trial>(
+              query.getColumn(1),
+              absl::StrCat("trial ", query.getColumn(0).getInt64()));
+          if (!trial.ok()) return trial.status();
+          trials.push_back(*std::move(trial));
+        }
+        return trials;
+      });
+}
+
+absl::Status SqliteStore::AddMeasurements(
+    int64_t trial_id, const std::vector<v1::Measurement>& measurements) {
+  return writer_->Submit([trial_id,
+                          &measurements](SQLite::Database& db) -> absl::Status {
+    if (!TrialExists(db, trial_id)) {
+      return absl::NotFoundError(absl::StrCat("no trial has id ", trial_id));
+    }
+    SQLite::Statement upsert(
+        db,
+        "INSERT INTO measurements (trial_id, step, metric, value, time_us) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, step, metric) "
+        "DO UPDATE SET value = excluded.value, time_us = excluded.time_us");
+    for (const v1::Measurement& measurement : measurements) {
+      for (const auto& [metric, value] : measurement.metrics()) {
+        upsert.bind(1, trial_id);
+        upsert.bind(2, measurement.step());
+        upsert.bind(3, metric);
+        BindReal(upsert, 4, value);
+        if (measurement.has_time()) {
+          upsert.bind(5, ToMicros(measurement.time()));
+        } else {
+          upsert.bind(5);
+        }
+        upsert.exec();
+        upsert.reset();
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::Measurement>> SqliteStore::ListMeasurements(
+    int64_t trial_id) {
+  using Measurements = std::vector<v1::Measurement>;
+  return Read<Measurements>(
+      *readers_, absl::StrCat("listing the measurements of trial ", trial_id),
+      [trial_id](SQLite::Database& db) -> absl::StatusOr<Measurements> {
+        if (!TrialExists(db, trial_id)) {
+          return absl::NotFoundError(
+              absl::StrCat("no trial has id ", trial_id));
+        }
+        SQLite::Statement query(
+            db,
+            "SELECT step, metric, value, time_us FROM measurements "
+            "WHERE trial_id = ? ORDER BY step, metric");
+        query.bind(1, trial_id);
+        Measurements measurements;
+        // The newest time among the rows of the step being read; kNoTime
+        // while none of them has a time.
+        constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+        int64_t newest = kNoTime;
+        auto finish_step = [&measurements, &newest] {
+          if (!measurements.empty() && newest != kNoTime) {
+            *measurements.back().mutable_time() = FromMicros(newest);
+          }
+          newest = kNoTime;
+        };
+        while (query.executeStep()) {
+          const int64_t step = query.getColumn(0).getInt64();
+          if (measurements.empty() || measurements.back().step() != step) {
+            finish_step();
+            measurements.emplace_back().set_step(step);
+          }
+          const std::string metric = query.getColumn(1).getString();
+          (*measurements.back().mutable_metrics())[metric] =
+              ReadReal(query.getColumn(2));
+          if (const SQLite::Column time = query.getColumn(3); !time.isNull()) {
+            newest = std::max(newest, time.getInt64());
+          }
+        }
+        finish_step();
+        return measurements;
+      });
+}
+
+}  // namespace vernier::storage
