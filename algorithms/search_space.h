@@ -5,11 +5,14 @@
 // One coordinate per parameter, in the order of the spec:
 //   DOUBLE      linear: (x - min) / (max - min); log: the same on log(x).
 //   INT         as DOUBLE on the range [min - 0.5, max + 0.5] (so that each
-//               integer owns an equal share of [0,1]), then rounded.
+//               integer owns an equal share of [0,1]), then rounded. On a log
+//               scale integer k owns [log(k - 0.5), log(k + 0.5)), a share
+//               of about 1/k (Optuna's rule); ToUnit gives its centre.
 //   DISCRETE    value i of k owns [i/k, (i+1)/k); its centre is (i + 0.5)/k.
 //   CATEGORICAL as DISCRETE, in the order of the spec. (Models that need
 //               one-hot coordinates build them from the category index.)
-// FromUnit clamps to [0,1] first, so any point decodes to a valid assignment.
+// FromUnit clamps to [0,1] first (NaN reads as 0), so any point decodes to a
+// valid assignment.
 //
 // Thread-safe: immutable after construction.
 #ifndef VERNIER_ALGORITHMS_SEARCH_SPACE_H_
@@ -41,9 +44,11 @@ class SearchSpace {
   int dimensions() const;
   const std::vector<v1::ParameterSpec>& parameters() const;
 
-  // The point of an assignment. INVALID_ARGUMENT when a parameter is
-  // missing, has the wrong kind of value, or lies outside its range or list.
-  absl::StatusOr<std::vector<double>> ToUnit(const Assignment& assignment) const;
+  // The point of an assignment. INVALID_ARGUMENT, naming the parameter, when
+  // one is missing, has the wrong kind of value, is not an integer for an
+  // INT, or lies outside its range or list. Extra names are ignored.
+  absl::StatusOr<std::vector<double>> ToUnit(
+      const Assignment& assignment) const;
 
   // The valid assignment nearest to `point` (size dimensions()).
   Assignment FromUnit(const std::vector<double>& point) const;
