@@ -1,17 +1,71 @@
 // Reading a study from YAML, and checking a StudySpec from any source.
 //
-// LoadStudyYaml turns the YAML of the README's reference into a v1::StudySpec
-// and lists every problem at once: unknown keys, wrong types, and every rule
-// of ValidateStudySpec, each with the field path and the YAML line and column.
-// Nothing is written anywhere; callers store the spec only when it is valid.
+// LoadStudyYaml turns a study YAML into a v1::StudySpec and lists every
+// problem at once: unknown keys (with the known ones), wrong types, unknown
+// names, malformed durations, and every rule of ValidateStudySpec, each with
+// the field path and the YAML line and column. Nothing is written anywhere;
+// callers store the spec only when it is valid.
+//
+// The YAML (the README's reference describes the same):
+//
+//   name: digits-svm            # required; ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$,
+//                               #   at most 63 characters
+//   description: tune an SVM    # optional
+//   objective:
+//     metric: accuracy          # required; ^[A-Za-z_][A-Za-z0-9_.-]*$, not
+//                               #   "step"
+//     goal: maximize            # required: maximize | minimize
+//     target: 0.99              # optional, finite
+//     additional_metrics: [fit_seconds]  # optional; distinct metric names,
+//                               #   not the objective metric
+//   algorithm:                  # optional; default {name: random}
+//     name: random              # a registered algorithm (grid, random, ...)
+//     seed: 7                   # optional; 0 .. 2^64-1
+//     settings: {}              # a mapping (-> google.protobuf.Struct); the
+//                               #   algorithm rejects keys it does not know
+//   parameters:                 # required, at least one
+//     - {name: C, type: double, min: 0.001, max: 1000, scale: log}
+//     - {name: depth, type: int, min: 2, max: 12}       # integral bounds
+//     - {name: batch, type: discrete, values: [32, 64, 128]}  # increasing
+//     - {name: kernel, type: categorical, values: [rbf, poly]} # distinct
+//     # Names: ^[A-Za-z_][A-Za-z0-9_]*$, distinct. min < max; scale: linear
+//     # (default) | log, log needs min > 0. grid_points: N (>= 2) on a double
+//     # or int; grid search needs it on every double.
+//   trials:                     # required
+//     max: 40                   # required, >= 1
+//     parallel: 2               # default 1, >= 1
+//     max_failed: 5             # optional, >= 0; absent: no limit
+//     max_runtime: 10m          # optional duration; absent: no limit
+//     retries: 0                # default 0, >= 0
+//     stop_grace: 10s           # optional duration from SIGTERM to SIGKILL
+//   worker:                     # required
+//     kind: local               # default local (the only kind for now)
+//     command: [python3, train.py, "--C=${params.C}"]  # required, scalars
+//     working_dir: .            # default "."; relative to base_dir, stored
+//                               #   absolute and normalised
+//     env: {OMP_NUM_THREADS: 1} # names ^[A-Za-z_][A-Za-z0-9_]*$, not
+//                               #   VERNIER_*; scalar values, kept as text
+//     metrics:
+//       collector: stdout       # stdout (default) | push
+//
+// A ${params.NAME} in worker.command or a worker.env value must name a
+// parameter. Durations are one or more <number><unit>, units ms, s, m, h, d
+// ("90s", "1h30m", "1.5h"), and must be > 0. Numbers must be plain YAML
+// numbers (a quoted "12" is a string). A key with no value (`key:`) counts as
+// absent. Only one YAML document is read.
+//
+// Error paths name fields as the YAML does: "parameters[2].max",
+// "trials.parallel", "worker.command[1]", "worker.env.FOO",
+// "algorithm.settings.foo". An error about a missing field is placed on the
+// mapping that lacks it.
 #ifndef VERNIER_CONTROLLER_STUDY_YAML_H_
 #define VERNIER_CONTROLLER_STUDY_YAML_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "vernier/v1/study.pb.h"
 
 namespace vernier::controller {
@@ -37,11 +91,18 @@ struct LoadedStudy {
 
 // Parses and validates `yaml_text`. `base_dir` (absolute) is where a relative
 // worker.working_dir starts: the YAML file's folder. A YAML syntax error is a
-// single error with its position.
-LoadedStudy LoadStudyYaml(absl::string_view yaml_text, absl::string_view base_dir);
+// single error with its position. Otherwise `spec` holds what could be read,
+// with the defaults filled in, and `errors` every problem, in the order of
+// their positions.
+LoadedStudy LoadStudyYaml(absl::string_view yaml_text,
+                          absl::string_view base_dir);
 
-// The rules a StudySpec must meet however it was made (YAML, gRPC, JSON).
-// Errors carry paths but no positions.
+// The rules a StudySpec must meet however it was made (YAML, gRPC, JSON),
+// including that its algorithm accepts its settings. Errors carry paths but
+// no positions. Read as a proto, trials.parallel 0 means 1, and the enums'
+// UNSPECIFIED values of scale, kind and collector mean linear, local and
+// stdout; an empty algorithm.name, a relative worker.working_dir and an
+// UNSPECIFIED goal or parameter type are errors. Thread-safe.
 std::vector<SpecError> ValidateStudySpec(const v1::StudySpec& spec);
 
 // One INVALID_ARGUMENT status whose message lists every error, one per line,

@@ -1,0 +1,399 @@
+#include "controller/study_yaml.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "controller/yaml_reader.h"
+#include "yaml-cpp/yaml.h"
+
+namespace vernier::controller {
+namespace {
+
+using v1::ParameterSpec;
+
+// The placeholder of a malformed number: the validator skips non-finite
+// values that already carry an error.
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Walks the YAML tree once: fills the spec with defaults and what the user
+// wrote, and reports shape problems (unknown keys, wrong types, unknown
+// names, malformed durations) with their positions. Then runs the
+// validator on the spec and places its errors in the YAML.
+class Loader {
+ public:
+  explicit Loader(std::filesystem::path base_dir)
+      : base_dir_(std::move(base_dir)) {}
+
+  LoadedStudy Load(absl::string_view yaml_text);
+
+ private:
+  void Study(const YAML::Node& root, v1::StudySpec* spec);
+  void Objective(const YAML::Node& node, v1::ObjectiveSpec* out);
+  void Algorithm(const YAML::Node& node, v1::AlgorithmSpec* out);
+  void Parameters(const YAML::Node& node, v1::StudySpec* spec);
+  void Parameter(const YAML::Node& node, const std::string& path,
+                 ParameterSpec* out);
+  void Trials(const YAML::Node& node, v1::TrialsSpec* out);
+  void Worker(const YAML::Node& node, v1::WorkerSpec* out);
+  // `dir` made absolute against base_dir_ and normalised.
+  std::string ResolveDir(absl::string_view dir) const;
+
+  const std::filesystem::path base_dir_;
+  YamlReader reader_;
+};
+
+std::string Loader::ResolveDir(absl::string_view dir) const {
+  std::filesystem::path path(std::string{dir});
+  if (path.is_relative()) path = base_dir_ / path;
+  std::string normal = path.lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
+void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
+  YamlReader::Fields fields =
+      reader_.Mapping(root, "",
+                      {"name", "description", "objective", "algorithm",
+                       "parameters", "trials", "worker"});
+  if (auto name = reader_.String(fields, "", "name")) spec->set_name(*name);
+  if (auto description = reader_.String(fields, "", "description")) {
+    spec->set_description(*description);
+  }
+  if (fields.contains("objective")) {
+    Objective(fields["objective"], spec->mutable_objective());
+  }
+  Algorithm(fields.contains("algorithm") ? fields["algorithm"] : YAML::Node(),
+            spec->mutable_algorithm());
+  if (fields.contains("parameters")) Parameters(fields["parameters"], spec);
+  spec->mutable_trials()->set_parallel(1);
+  if (fields.contains("trials")) {
+    Trials(fields["trials"], spec->mutable_trials());
+  }
+  Worker(fields.contains("worker") ? fields["worker"] : YAML::Node(),
+         spec->mutable_worker());
+}
+
+void Loader::Objective(const YAML::Node& node, v1::ObjectiveSpec* out) {
+  const std::string path = "objective";
+  YamlReader::Fields fields = reader_.Mapping(
+      node, path, {"metric", "goal", "target", "additional_metrics"});
+  if (auto metric = reader_.String(fields, path, "metric")) {
+    out->set_metric(*metric);
+  }
+  if (auto goal = reader_.EnumValue<v1::ObjectiveSpec::Goal>(
+          fields, path, "goal",
+          {{"maximize", v1::ObjectiveSpec::MAXIMIZE},
+           {"minimize", v1::ObjectiveSpec::MINIMIZE}})) {
+    out->set_goal(*goal);
+  }
+  if (fields.contains("target")) {
+    out->set_target(reader_.Number(fields["target"], JoinPath(path, "target"))
+                        .value_or(kNaN));
+  }
+  if (fields.contains("additional_metrics")) {
+    const std::string list_path = JoinPath(path, "additional_metrics");
+    const YAML::Node& list = fields["additional_metrics"];
+    if (reader_.IsList(list, list_path, "[loss, fit_seconds]")) {
+      int i = 0;
+      for (const YAML::Node& item : list) {
+        reader_.Record(IndexPath(list_path, i), item.Mark());
+        out->add_additional_metrics(
+            reader_.ScalarText(item, IndexPath(list_path, i)).value_or(""));
+        ++i;
+      }
+    }
+  }
+}
+
+void Loader::Algorithm(const YAML::Node& node, v1::AlgorithmSpec* out) {
+  const std::string path = "algorithm";
+  YamlReader::Fields fields;
+  if (node.IsDefined() && !node.IsNull()) {
+    fields = reader_.Mapping(node, path, {"name", "seed", "settings"});
+  }
+  out->set_name(reader_.String(fields, path, "name").value_or("random"));
+  if (fields.contains("seed")) {
+    if (auto seed = reader_.Unsigned(fields["seed"], JoinPath(path, "seed"))) {
+      out->set_seed(*seed);
+    }
+  }
+  if (fields.contains("settings")) {
+    if (auto settings = reader_.FreeFormStruct(fields["settings"],
+                                               JoinPath(path, "settings"))) {
+      *out->mutable_settings() = *std::move(settings);
+    }
+  }
+}
+
+void Loader::Parameters(const YAML::Node& node, v1::StudySpec* spec) {
+  if (!reader_.IsList(node, "parameters",
+                      "[{name: lr, type: double, min: 0.001, max: 0.1}]")) {
+    return;
+  }
+  int i = 0;
+  for (const YAML::Node& item : node) {
+    const std::string path = IndexPath("parameters", i++);
+    reader_.Record(path, item.Mark());
+    Parameter(item, path, spec->add_parameters());
+  }
+}
+
+void Loader::Parameter(const YAML::Node& node, const std::string& path,
+                       ParameterSpec* out) {
+  YamlReader::Fields fields = reader_.Mapping(
+      node, path,
+      {"name", "type", "min", "max", "scale", "values", "grid_points"});
+  if (auto name = reader_.String(fields, path, "name")) out->set_name(*name);
+  const std::optional<ParameterSpec::Type> type =
+      reader_.EnumValue<ParameterSpec::Type>(
+          fields, path, "type",
+          {{"double", ParameterSpec::DOUBLE},
+           {"int", ParameterSpec::INT},
+           {"discrete", ParameterSpec::DISCRETE},
+           {"categorical", ParameterSpec::CATEGORICAL}});
+  if (!type) {
+    // Without a type the other keys cannot be read; the validator asks for
+    // the type when it is missing.
+    if (fields.contains("type")) reader_.Poison(path);
+    return;
+  }
+  out->set_type(*type);
+  const bool is_range =
+      *type == ParameterSpec::DOUBLE || *type == ParameterSpec::INT;
+  const auto keys =
+      is_range ? std::vector<absl::string_view>{"name", "type",  "min",
+                                                "max",  "scale", "grid_points"}
+               : std::vector<absl::string_view>{"name", "type", "values"};
+  for (const auto& [key, value] : fields) {
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    reader_.Error(
+        JoinPath(path, key), value.Mark(),
+        absl::StrCat(key, " does not apply to ", fields.at("type").Scalar(),
+                     " parameters (their keys: ", absl::StrJoin(keys, ", "),
+                     ")"));
+  }
+  if (is_range) {
+    // A malformed bound becomes NaN, which the validator leaves to this
+    // error rather than comparing it with the other bound.
+    for (absl::string_view key : {"min", "max"}) {
+      auto it = fields.find(std::string(key));
+      if (it == fields.end()) continue;
+      const double value =
+          reader_.Number(it->second, JoinPath(path, key)).value_or(kNaN);
+      key == "min" ? out->set_min(value) : out->set_max(value);
+    }
+    if (auto scale = reader_.EnumValue<ParameterSpec::Scale>(
+            fields, path, "scale",
+            {{"linear", ParameterSpec::LINEAR}, {"log", ParameterSpec::LOG}})) {
+      out->set_scale(*scale);
+    }
+    if (fields.contains("grid_points")) {
+      if (auto points = reader_.Integer(fields["grid_points"],
+                                        JoinPath(path, "grid_points"),
+                                        std::numeric_limits<int32_t>::min())) {
+        out->set_grid_points(static_cast<int32_t>(*points));
+      }
+    }
+    return;
+  }
+  if (!fields.contains("values")) return;
+  const std::string values_path = JoinPath(path, "values");
+  const bool discrete = *type == ParameterSpec::DISCRETE;
+  if (!reader_.IsList(fields["values"], values_path,
+                      discrete ? "[32, 64, 128]" : "[rbf, poly]")) {
+    return;
+  }
+  // A malformed item keeps its index (as NaN or "") so that later paths
+  // still match the YAML.
+  int i = 0;
+  for (const YAML::Node& item : fields["values"]) {
+    const std::string item_path = IndexPath(values_path, i++);
+    reader_.Record(item_path, item.Mark());
+    if (discrete) {
+      out->add_values(reader_.Number(item, item_path).value_or(kNaN));
+    } else {
+      out->add_categories(reader_.ScalarText(item, item_path).value_or(""));
+    }
+  }
+}
+
+void Loader::Trials(const YAML::Node& node, v1::TrialsSpec* out) {
+  const std::string path = "trials";
+  YamlReader::Fields fields =
+      reader_.Mapping(node, path,
+                      {"max", "parallel", "max_failed", "max_runtime",
+                       "retries", "stop_grace"});
+  auto integer = [&](absl::string_view key, int64_t min) -> std::optional<int> {
+    auto it = fields.find(std::string(key));
+    if (it == fields.end()) return std::nullopt;
+    std::optional<int64_t> value =
+        reader_.Integer(it->second, JoinPath(path, key), min);
+    if (!value) return std::nullopt;
+    return static_cast<int>(*value);
+  };
+  if (auto max = integer("max", 1)) out->set_max(*max);
+  if (auto parallel = integer("parallel", 1)) out->set_parallel(*parallel);
+  if (auto max_failed = integer("max_failed", 0)) {
+    out->set_max_failed(*max_failed);
+  }
+  if (auto retries = integer("retries", 0)) out->set_retries(*retries);
+  if (auto runtime = reader_.DurationField(fields, path, "max_runtime")) {
+    *out->mutable_max_runtime() = *runtime;
+  }
+  if (auto grace = reader_.DurationField(fields, path, "stop_grace")) {
+    *out->mutable_stop_grace() = *grace;
+  }
+}
+
+void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
+  const std::string path = "worker";
+  out->set_kind(v1::WorkerSpec::LOCAL);
+  out->mutable_metrics()->set_collector(v1::MetricsSpec::STDOUT);
+  out->set_working_dir(ResolveDir("."));
+  if (!node.IsDefined() || node.IsNull()) return;
+  YamlReader::Fields fields = reader_.Mapping(
+      node, path, {"kind", "command", "working_dir", "env", "metrics"});
+  if (auto kind = reader_.EnumValue<v1::WorkerSpec::Kind>(
+          fields, path, "kind", {{"local", v1::WorkerSpec::LOCAL}})) {
+    out->set_kind(*kind);
+  }
+  if (fields.contains("command")) {
+    const std::string command_path = JoinPath(path, "command");
+    if (reader_.IsList(fields["command"], command_path,
+                       "[python3, train.py, \"--lr=${params.lr}\"]")) {
+      int i = 0;
+      for (const YAML::Node& item : fields["command"]) {
+        const std::string item_path = IndexPath(command_path, i++);
+        reader_.Record(item_path, item.Mark());
+        out->add_command(reader_.ScalarText(item, item_path).value_or(""));
+      }
+    }
+  }
+  if (auto dir = reader_.String(fields, path, "working_dir")) {
+    out->set_working_dir(ResolveDir(*dir));
+  }
+  if (fields.contains("env")) {
+    const std::string env_path = JoinPath(path, "env");
+    for (const auto& [name, value] :
+         reader_.Mapping(fields["env"], env_path, {})) {
+      const std::string value_path = JoinPath(env_path, name);
+      if (value.IsNull()) {
+        (*out->mutable_env())[name] = "";
+      } else if (value.IsScalar()) {
+        (*out->mutable_env())[name] = value.Scalar();
+      } else {
+        reader_.Error(value_path, value.Mark(),
+                      absl::StrCat("must be a string or number, not ",
+                                   DescribeNode(value)));
+      }
+    }
+  }
+  if (fields.contains("metrics")) {
+    const std::string metrics_path = JoinPath(path, "metrics");
+    YamlReader::Fields metrics =
+        reader_.Mapping(fields["metrics"], metrics_path, {"collector"});
+    if (auto collector = reader_.EnumValue<v1::MetricsSpec::Collector>(
+            metrics, metrics_path, "collector",
+            {{"stdout", v1::MetricsSpec::STDOUT},
+             {"push", v1::MetricsSpec::PUSH}})) {
+      out->mutable_metrics()->set_collector(*collector);
+    }
+  }
+}
+
+LoadedStudy Loader::Load(absl::string_view yaml_text) {
+  LoadedStudy loaded;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    const int column = e.mark.is_null() ? 0 : e.mark.column + 1;
+    std::string message = absl::StrCat("YAML syntax error: ", e.msg);
+    if (LineIndentedWithTab(yaml_text, line)) {
+      absl::StrAppend(&message, " (YAML is indented with spaces, not tabs)");
+    }
+    loaded.errors.push_back(SpecError{"", std::move(message), line, column});
+    return loaded;
+  }
+  if (documents.empty() || documents.front().IsNull()) {
+    loaded.errors.push_back(SpecError{"", "the study is empty", 1, 1});
+    return loaded;
+  }
+  if (documents.size() > 1) {
+    reader_.ErrorAt(
+        "", documents[1].Mark(),
+        "only one YAML document (study) is allowed; remove the '---'");
+  }
+  const YAML::Node& root = documents.front();
+  reader_.Record("", root.Mark());
+  try {
+    Study(root, &loaded.spec);
+  } catch (const YAML::Exception& e) {
+    reader_.ErrorAt("", e.mark, absl::StrCat("YAML error: ", e.msg));
+  }
+  std::vector<SpecError> errors = reader_.TakeErrors();
+  // A study that is not a mapping has no fields to validate.
+  if (root.IsMap()) {
+    for (SpecError& error : ValidateStudySpec(loaded.spec)) {
+      if (reader_.IsPoisoned(error.path)) continue;
+      const YamlReader::Position position = reader_.PositionOf(error.path);
+      error.line = position.line;
+      error.column = position.column;
+      errors.push_back(std::move(error));
+    }
+  }
+  std::stable_sort(
+      errors.begin(), errors.end(), [](const SpecError& a, const SpecError& b) {
+        return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+      });
+  loaded.errors = std::move(errors);
+  return loaded;
+}
+
+}  // namespace
+
+std::string SpecError::ToString() const {
+  std::string text;
+  if (line > 0) absl::StrAppend(&text, line, ":", column, ": ");
+  if (!path.empty()) absl::StrAppend(&text, path, ": ");
+  absl::StrAppend(&text, message);
+  return text;
+}
+
+LoadedStudy LoadStudyYaml(absl::string_view yaml_text,
+                          absl::string_view base_dir) {
+  std::filesystem::path base(std::string{base_dir});
+  std::error_code error;
+  if (base.is_relative()) base = std::filesystem::absolute(base, error);
+  return Loader(base).Load(yaml_text);
+}
+
+absl::Status SpecErrorsToStatus(const std::vector<SpecError>& errors,
+                                absl::string_view source) {
+  if (errors.empty()) return absl::OkStatus();
+  std::vector<std::string> lines;
+  lines.reserve(errors.size());
+  for (const SpecError& error : errors) {
+    if (source.empty()) {
+      lines.push_back(error.ToString());
+    } else {
+      lines.push_back(
+          absl::StrCat(source, error.line > 0 ? "" : " ", error.ToString()));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+}
+
+}  // namespace vernier::controller
