@@ -9,7 +9,7 @@ function(vernier_module name)
   add_library(vernier_${name} STATIC ${M_SOURCES})
   add_library(vernier::${name} ALIAS vernier_${name})
   target_include_directories(vernier_${name} PUBLIC ${PROJECT_SOURCE_DIR})
-  target_compile_options(vernier_${name} PRIVATE -Wall -Wextra)
+  target_compile_options(vernier_${name} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   target_link_libraries(vernier_${name}
     PUBLIC ${M_PUBLIC_DEPS}
     PRIVATE ${M_PRIVATE_DEPS})
@@ -20,7 +20,7 @@ endfunction()
 function(vernier_test name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
-  target_compile_options(${name} PRIVATE -Wall -Wextra)
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES ENVIRONMENT "VERNIER_SOURCE_DIR=${PROJECT_SOURCE_DIR};VERNIER_BINARY_DIR=${PROJECT_BINARY_DIR}")

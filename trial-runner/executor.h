@@ -70,7 +70,8 @@ struct WorkerExited {
   absl::Status launch_error;       // not OK when the worker could not start
 };
 
-using ExecutorEvent = std::variant<WorkerStarted, MetricsObserved, WorkerExited>;
+using ExecutorEvent =
+    std::variant<WorkerStarted, MetricsObserved, WorkerExited>;
 
 // Receives events. Called from the executor's own threads: it must be
 // thread-safe and must not block for long (post to a queue and return).

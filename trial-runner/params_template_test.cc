@@ -39,7 +39,8 @@ TEST(ParamsTemplateTest, SubstitutesEveryReference) {
   google::protobuf::Map<std::string, google::protobuf::Value> params;
   params["C"] = Number(2.5);
   params["kernel"] = Text("poly");
-  auto out = SubstituteParams("--C=${params.C} ${params.kernel}${params.C}", params);
+  auto out =
+      SubstituteParams("--C=${params.C} ${params.kernel}${params.C}", params);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(*out, "--C=2.5 poly2.5");
 }
@@ -49,7 +50,8 @@ TEST(ParamsTemplateTest, UnknownParameterIsAnError) {
   auto out = SubstituteParams("--x=${params.missing}", params);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(out.status().message()), ::testing::HasSubstr("missing"));
+  EXPECT_THAT(std::string(out.status().message()),
+              ::testing::HasSubstr("missing"));
 }
 
 }  // namespace

@@ -1,0 +1,226 @@
+#include "cli/format.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "controller/proto_time.h"
+#include "trial-runner/params_template.h"
+
+namespace vernier::cli {
+namespace {
+
+std::string FormatNumber(double value) {
+  return absl::StrFormat("%.6g", value);
+}
+
+std::optional<absl::Duration> Runtime(const v1::Trial& trial) {
+  if (!trial.has_start_time() || !trial.has_end_time()) return std::nullopt;
+  return controller::FromProto(trial.end_time()) -
+         controller::FromProto(trial.start_time());
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", controller::FromProto(time),
+                          absl::LocalTimeZone());
+}
+
+// The objective of a trial, or what stands in for it.
+std::string ObjectiveCell(const v1::Trial& trial) {
+  return trial.has_objective() ? FormatNumber(trial.objective()) : "-";
+}
+
+}  // namespace
+
+std::string StateName(v1::Trial::State state) {
+  return absl::AsciiStrToLower(v1::Trial::State_Name(state));
+}
+
+std::string StateName(v1::Study::State state) {
+  return absl::AsciiStrToLower(v1::Study::State_Name(state));
+}
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size());
+  for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  auto render_row = [&widths](const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const bool last = i + 1 == cells.size();
+      absl::StrAppend(
+          &line, cells[i],
+          last ? "" : std::string(widths[i] - cells[i].size() + 2, ' '));
+    }
+    return line + "\n";
+  };
+  std::string out = render_row(header);
+  std::vector<std::string> rules;
+  for (size_t width : widths) rules.push_back(std::string(width, '-'));
+  out += render_row(rules);
+  for (const auto& row : rows) out += render_row(row);
+  return out;
+}
+
+std::string HumanDuration(absl::Duration duration) {
+  const int64_t seconds = absl::ToInt64Seconds(duration);
+  if (seconds < 60)
+    return absl::StrFormat("%.1fs", absl::ToDoubleSeconds(duration));
+  if (seconds < 3600)
+    return absl::StrFormat("%dm%02ds", seconds / 60, seconds % 60);
+  return absl::StrFormat("%dh%02dm", seconds / 3600, seconds % 3600 / 60);
+}
+
+std::string FormatParams(const v1::StudySpec& spec, const v1::Trial& trial) {
+  std::vector<std::string> parts;
+  for (const v1::ParameterSpec& parameter : spec.parameters()) {
+    auto it = trial.parameters().find(parameter.name());
+    if (it == trial.parameters().end()) continue;
+    const google::protobuf::Value& value = it->second;
+    parts.push_back(
+        absl::StrCat(parameter.name(), "=",
+                     value.has_number_value() &&
+                             parameter.type() == v1::ParameterSpec::DOUBLE
+                         ? FormatNumber(value.number_value())
+                         : trial_runner::FormatParamValue(value)));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+std::string ProgressLine(const controller::StudyProgress& progress) {
+  const v1::StudySpec& spec = progress.study.spec();
+  const controller::StudySummary& summary = progress.summary;
+  std::string line = absl::StrFormat(
+      "[%s] %d/%d done, %d running, %d failed", HumanDuration(progress.elapsed),
+      summary.finished(), spec.trials().max(), summary.running, summary.failed);
+  if (summary.best.has_value()) {
+    absl::StrAppend(&line, " | best ", spec.objective().metric(), "=",
+                    FormatNumber(summary.best->objective()), " (trial ",
+                    summary.best->number(), ": ",
+                    FormatParams(spec, *summary.best), ")");
+  }
+  return line;
+}
+
+std::string TrialFinishedLine(const v1::StudySpec& spec,
+                              const v1::Trial& trial) {
+  std::string line =
+      absl::StrFormat("trial %d %s", trial.number(), StateName(trial.state()));
+  if (trial.state() == v1::Trial::SUCCEEDED) {
+    absl::StrAppend(&line, " ", spec.objective().metric(), "=",
+                    FormatNumber(trial.objective()));
+  } else if (!trial.state_message().empty()) {
+    absl::StrAppend(&line, ": ", trial.state_message());
+  }
+  if (auto runtime = Runtime(trial)) {
+    absl::StrAppend(&line, " in ", HumanDuration(*runtime));
+  }
+  absl::StrAppend(&line, " (", FormatParams(spec, trial), ")");
+  return line;
+}
+
+std::string StudyReport(const v1::Study& study,
+                        const controller::StudySummary& summary) {
+  const v1::StudySpec& spec = study.spec();
+  std::string out =
+      absl::StrFormat("study %s: %s", study.name(), StateName(study.state()));
+  if (!study.state_message().empty())
+    absl::StrAppend(&out, " (", study.state_message(), ")");
+  absl::StrAppendFormat(&out,
+                        "\n  trials: %d succeeded, %d failed, %d stopped, %d "
+                        "infeasible, %d not finished\n",
+                        summary.succeeded, summary.failed, summary.stopped,
+                        summary.infeasible, summary.pending + summary.running);
+  if (!summary.best.has_value()) return out + "  no trial succeeded yet\n";
+  const v1::Trial& best = *summary.best;
+  absl::StrAppendFormat(&out, "  best: trial %d, %s = %s\n", best.number(),
+                        spec.objective().metric(),
+                        FormatNumber(best.objective()));
+  absl::StrAppend(&out, "  parameters: ", FormatParams(spec, best), "\n");
+  for (const auto& [name, value] : best.final_metrics()) {
+    if (name == spec.objective().metric()) continue;
+    absl::StrAppend(&out, "  ", name, " = ", FormatNumber(value), "\n");
+  }
+  if (!best.log_path().empty())
+    absl::StrAppend(&out, "  log: ", best.log_path(), "\n");
+  return out;
+}
+
+std::string StudiesTable(
+    const std::vector<v1::Study>& studies,
+    const std::vector<controller::StudySummary>& summaries) {
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < studies.size(); ++i) {
+    const v1::Study& study = studies[i];
+    const controller::StudySummary& summary = summaries[i];
+    const v1::ObjectiveSpec& objective = study.spec().objective();
+    rows.push_back({
+        study.name(),
+        StateName(study.state()),
+        absl::StrCat(summary.finished(), "/", study.spec().trials().max()),
+        absl::StrCat(summary.running),
+        absl::StrCat(summary.failed),
+        summary.best.has_value()
+            ? absl::StrCat(objective.metric(), "=",
+                           FormatNumber(summary.best->objective()))
+            : "-",
+        absl::AsciiStrToLower(v1::ObjectiveSpec::Goal_Name(objective.goal())),
+        FormatTime(study.create_time()),
+    });
+  }
+  return RenderTable({"STUDY", "STATE", "DONE", "RUNNING", "FAILED", "BEST",
+                      "GOAL", "CREATED"},
+                     rows);
+}
+
+std::string TrialsTable(const v1::StudySpec& spec,
+                        const std::vector<v1::Trial>& trials) {
+  std::vector<std::string> header = {"#", "STATE", spec.objective().metric()};
+  for (const v1::ParameterSpec& parameter : spec.parameters()) {
+    header.push_back(parameter.name());
+  }
+  for (const std::string& metric : spec.objective().additional_metrics()) {
+    header.push_back(metric);
+  }
+  header.push_back("RUNTIME");
+  header.push_back("NOTE");
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Trial& trial : trials) {
+    std::vector<std::string> row = {absl::StrCat(trial.number()),
+                                    StateName(trial.state()),
+                                    ObjectiveCell(trial)};
+    for (const v1::ParameterSpec& parameter : spec.parameters()) {
+      auto it = trial.parameters().find(parameter.name());
+      if (it == trial.parameters().end()) {
+        row.push_back("");
+      } else if (parameter.type() == v1::ParameterSpec::DOUBLE) {
+        row.push_back(FormatNumber(it->second.number_value()));
+      } else {
+        row.push_back(trial_runner::FormatParamValue(it->second));
+      }
+    }
+    for (const std::string& metric : spec.objective().additional_metrics()) {
+      auto it = trial.final_metrics().find(metric);
+      row.push_back(
+          it == trial.final_metrics().end() ? "-" : FormatNumber(it->second));
+    }
+    auto runtime = Runtime(trial);
+    row.push_back(runtime ? HumanDuration(*runtime) : "");
+    std::string note = trial.state_message();
+    if (note.size() > 60) note = note.substr(0, 57) + "...";
+    row.push_back(note);
+    rows.push_back(std::move(row));
+  }
+  return RenderTable(header, rows);
+}
+
+}  // namespace vernier::cli

@@ -1,0 +1,588 @@
+#include "controller/study_controller.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "algorithms/algorithm.h"
+#include "controller/event_queue.h"
+#include "controller/proto_time.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "spdlog/spdlog.h"
+#include "trial-runner/params_template.h"
+
+namespace vernier::controller {
+namespace {
+
+using trial_runner::ExecutorEvent;
+using trial_runner::MetricsObserved;
+using trial_runner::WorkerExited;
+using trial_runner::WorkerStarted;
+
+constexpr absl::Duration kDefaultStopGrace = absl::Seconds(10);
+
+struct StopRequested {};
+
+// The algorithm's answer to one Suggest call.
+struct SuggestionsReady {
+  absl::StatusOr<std::vector<algorithms::Assignment>> assignments;
+  int requested = 0;
+};
+
+using Event = std::variant<ExecutorEvent, StopRequested, SuggestionsReady>;
+
+// Why running workers are being stopped, which decides what their trials
+// become once they exit.
+enum class Ending {
+  kNone,
+  kUserStop,  // trials go back to PENDING; the study ends STOPPED
+  kStudyEnd,  // trials end STOPPED; the study ends DONE or FAILED
+};
+
+std::string SignalName(int signal) {
+  const char* name = sigabbrev_np(signal);
+  return name != nullptr ? absl::StrCat("SIG", name) : absl::StrCat(signal);
+}
+
+class StudyControllerImpl final : public StudyController {
+ public:
+  StudyControllerImpl(storage::Store* store, trial_runner::Executor* executor,
+                      v1::Study study,
+                      std::unique_ptr<algorithms::Algorithm> algorithm,
+                      StudyControllerOptions options)
+      : store_(store),
+        executor_(executor),
+        options_(std::move(options)),
+        study_(std::move(study)),
+        algorithm_(std::move(algorithm)) {}
+
+  ~StudyControllerImpl() override {
+    if (suggest_thread_.joinable()) suggest_thread_.join();
+  }
+
+  void RequestStop() override { events_.Post(StopRequested{}); }
+
+  void OnExecutorEvent(ExecutorEvent event) override {
+    events_.Post(std::move(event));
+  }
+
+  absl::StatusOr<v1::Study> Run() override;
+
+ private:
+  const v1::StudySpec& spec() const { return study_.spec(); }
+  int parallel() const { return std::max(1, spec().trials().parallel()); }
+  absl::Duration stop_grace() const;
+
+  absl::Status Recover();
+  // Starts whatever can start now; ends the study when nothing can.
+  absl::Status Advance();
+  absl::Status Launch(v1::Trial& trial);
+  void RequestSuggestions(int count);
+
+  absl::Status Handle(Event event);
+  absl::Status Handle(const WorkerStarted& event);
+  absl::Status Handle(const MetricsObserved& event);
+  absl::Status Handle(const WorkerExited& event);
+  absl::Status Handle(SuggestionsReady event);
+  absl::Status HandleStopRequest();
+
+  // Decides the state of a trial whose worker ended by itself.
+  void Judge(v1::Trial& trial, const WorkerExited& event);
+  // Checks target, failure limit, trial count and exhaustion.
+  void CheckEndConditions();
+  void BeginEnding(Ending ending, v1::Study::State state,
+                   v1::Study::EndReason reason, std::string message);
+  absl::Status FinishStudy();
+
+  v1::Trial* FindTrial(int64_t trial_id);
+  std::vector<v1::Trial> Trials() const;
+  StudySummary Summary() const;
+  void ReportProgress();
+
+  storage::Store* const store_;
+  trial_runner::Executor* const executor_;
+  const StudyControllerOptions options_;
+  EventQueue<Event> events_;
+
+  // Everything below is owned by the loop thread (inside Run).
+  v1::Study study_;
+  std::unique_ptr<algorithms::Algorithm> algorithm_;  // used by suggest_thread_
+  std::map<int64_t, v1::Trial> trials_;               // by id
+  // Intermediate values seen in the current attempt of each running trial:
+  // the last one counts as final when a worker reports no final value.
+  std::map<int64_t, std::map<std::string, double>> last_intermediate_;
+  std::thread suggest_thread_;
+  bool suggesting_ = false;
+  bool space_exhausted_ = false;
+  absl::Time started_at_;
+
+  Ending ending_ = Ending::kNone;
+  v1::Study::State end_state_ = v1::Study::ACTIVE;
+  v1::Study::EndReason end_reason_ = v1::Study::END_REASON_UNSPECIFIED;
+  std::string end_message_;
+  bool finished_ = false;
+};
+
+absl::Duration StudyControllerImpl::stop_grace() const {
+  if (!spec().trials().has_stop_grace()) return kDefaultStopGrace;
+  return FromProto(spec().trials().stop_grace());
+}
+
+absl::StatusOr<v1::Study> StudyControllerImpl::Run() {
+  started_at_ = options_.now();
+  if (study_.state() == v1::Study::DONE ||
+      study_.state() == v1::Study::FAILED) {
+    return study_;
+  }
+  absl::Status status = Recover();
+  if (status.ok()) status = Advance();
+  while (status.ok() && !finished_) {
+    std::optional<Event> event = events_.Pop(absl::Seconds(1));
+    if (event.has_value()) status = Handle(std::move(*event));
+    if (status.ok() && !finished_) status = Advance();
+    ReportProgress();
+  }
+  if (!status.ok()) {
+    spdlog::error("study {}: {}", study_.name(), status.ToString());
+    // Leave no worker behind; their trials run again on resume.
+    executor_->Shutdown();
+    return status;
+  }
+  ReportProgress();
+  return study_;
+}
+
+absl::Status StudyControllerImpl::Recover() {
+  absl::StatusOr<std::vector<v1::Trial>> trials =
+      store_->ListTrials(study_.id());
+  if (!trials.ok()) return trials.status();
+  for (v1::Trial& trial : *trials) {
+    if (trial.state() == v1::Trial::RUNNING) {
+      if (absl::Status reclaimed = executor_->Reclaim(trial); !reclaimed.ok()) {
+        return reclaimed;
+      }
+      spdlog::info(
+          "study {}: trial {} was running when the last run ended; "
+          "it runs again",
+          study_.name(), trial.number());
+      trial.set_state(v1::Trial::PENDING);
+      trial.set_state_message("interrupted; runs again");
+      if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
+    }
+    trials_[trial.id()] = std::move(trial);
+  }
+  if (study_.state() == v1::Study::STOPPED) {
+    study_.set_state(v1::Study::ACTIVE);
+    study_.set_end_reason(v1::Study::END_REASON_UNSPECIFIED);
+    study_.clear_state_message();
+    study_.clear_end_time();
+    if (absl::Status s = store_->UpdateStudy(study_); !s.ok()) return s;
+  }
+  CheckEndConditions();
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::Advance() {
+  if (finished_) return absl::OkStatus();
+  StudySummary summary = Summary();
+  if (ending_ != Ending::kNone) {
+    if (summary.running == 0 && !suggesting_) return FinishStudy();
+    return absl::OkStatus();
+  }
+  // Launch pending trials in number order while slots are free.
+  int running = summary.running;
+  for (auto& [id, trial] : trials_) {
+    if (running >= parallel()) break;
+    if (trial.state() != v1::Trial::PENDING) continue;
+    if (absl::Status s = Launch(trial); !s.ok()) return s;
+    ++running;
+  }
+  summary = Summary();
+  const int free_slots = parallel() - summary.running - summary.pending;
+  const int unassigned = spec().trials().max() - summary.created;
+  if (!suggesting_ && !space_exhausted_ && free_slots > 0 && unassigned > 0) {
+    RequestSuggestions(std::min(free_slots, unassigned));
+  }
+  CheckEndConditions();
+  if (ending_ != Ending::kNone && Summary().running == 0 && !suggesting_) {
+    return FinishStudy();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
+  trial_runner::TrialLaunch launch;
+  launch.trial_id = trial.id();
+  for (const std::string& arg : spec().worker().command()) {
+    absl::StatusOr<std::string> substituted =
+        trial_runner::SubstituteParams(arg, trial.parameters());
+    if (!substituted.ok()) return substituted.status();
+    launch.argv.push_back(*std::move(substituted));
+  }
+  for (const auto& [name, value] : spec().worker().env()) {
+    absl::StatusOr<std::string> substituted =
+        trial_runner::SubstituteParams(value, trial.parameters());
+    if (!substituted.ok()) return substituted.status();
+    launch.env[name] = *std::move(substituted);
+  }
+  for (const auto& [name, value] : trial.parameters()) {
+    launch.env["VERNIER_PARAM_" + name] = trial_runner::FormatParamValue(value);
+  }
+  launch.env["VERNIER_STUDY"] = study_.name();
+  launch.env["VERNIER_TRIAL_ID"] = absl::StrCat(trial.id());
+  launch.env["VERNIER_TRIAL_NUMBER"] = absl::StrCat(trial.number());
+  launch.working_dir = spec().worker().working_dir();
+  const std::filesystem::path log_dir =
+      std::filesystem::path(options_.log_dir) / study_.name();
+  std::error_code error;
+  std::filesystem::create_directories(log_dir, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("cannot create the log folder ",
+                                               log_dir.string(), ": ",
+                                               error.message()));
+  }
+  launch.log_path =
+      (log_dir / absl::StrCat("trial-", trial.number(), ".log")).string();
+  if (spec().trials().has_max_runtime()) {
+    launch.max_runtime = FromProto(spec().trials().max_runtime());
+  }
+  launch.stop_grace = stop_grace();
+  launch.collect_stdout =
+      spec().worker().metrics().collector() != v1::MetricsSpec::PUSH;
+  launch.metric_names.push_back(spec().objective().metric());
+  for (const std::string& name : spec().objective().additional_metrics()) {
+    launch.metric_names.push_back(name);
+  }
+
+  // The row says RUNNING, durably, before the worker exists.
+  trial.set_state(v1::Trial::RUNNING);
+  trial.set_state_message("");
+  trial.set_attempt(trial.attempt() + 1);
+  *trial.mutable_start_time() = ToProto(options_.now());
+  trial.clear_end_time();
+  trial.clear_exit_code();
+  trial.clear_exit_signal();
+  trial.clear_objective();
+  trial.clear_final_metrics();
+  trial.clear_log_tail();
+  trial.clear_local_worker();
+  trial.set_log_path(launch.log_path);
+  if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
+  last_intermediate_.erase(trial.id());
+  spdlog::debug("study {}: launching trial {}", study_.name(), trial.number());
+  executor_->Launch(std::move(launch));
+  return absl::OkStatus();
+}
+
+void StudyControllerImpl::RequestSuggestions(int count) {
+  if (suggest_thread_.joinable()) suggest_thread_.join();
+  suggesting_ = true;
+  suggest_thread_ = std::thread([this, history = Trials(), count]() {
+    events_.Post(SuggestionsReady{algorithm_->Suggest(history, count), count});
+  });
+}
+
+absl::Status StudyControllerImpl::Handle(Event event) {
+  if (auto* executor_event = std::get_if<ExecutorEvent>(&event)) {
+    return std::visit([this](const auto& e) { return Handle(e); },
+                      *executor_event);
+  }
+  if (std::holds_alternative<StopRequested>(event)) return HandleStopRequest();
+  return Handle(std::get<SuggestionsReady>(std::move(event)));
+}
+
+absl::Status StudyControllerImpl::Handle(const WorkerStarted& event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr) return absl::OkStatus();
+  *trial->mutable_local_worker() = event.local_worker;
+  return store_->UpdateTrial(*trial);
+}
+
+absl::Status StudyControllerImpl::Handle(const MetricsObserved& event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr) return absl::OkStatus();
+  if (!event.step.has_value()) {
+    for (const auto& [name, value] : event.metrics) {
+      (*trial->mutable_final_metrics())[name] = value;
+    }
+    return absl::OkStatus();
+  }
+  v1::Measurement measurement;
+  measurement.set_step(*event.step);
+  *measurement.mutable_time() = ToProto(options_.now());
+  for (const auto& [name, value] : event.metrics) {
+    (*measurement.mutable_metrics())[name] = value;
+    last_intermediate_[trial->id()][name] = value;
+  }
+  return store_->AddMeasurements(trial->id(), {measurement});
+}
+
+absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr) return absl::OkStatus();
+  *trial->mutable_end_time() = ToProto(options_.now());
+  if (event.exit_code.has_value()) trial->set_exit_code(*event.exit_code);
+  if (event.exit_signal.has_value()) trial->set_exit_signal(*event.exit_signal);
+  trial->clear_local_worker();
+
+  if (event.stopped && ending_ == Ending::kUserStop) {
+    trial->set_state(v1::Trial::PENDING);
+    trial->set_state_message(
+        "interrupted by a stop request; runs again on resume");
+  } else if (event.stopped && ending_ == Ending::kStudyEnd) {
+    trial->set_state(v1::Trial::STOPPED);
+    trial->set_state_message(absl::StrCat("stopped: ", end_message_));
+  } else {
+    Judge(*trial, event);
+  }
+  last_intermediate_.erase(trial->id());
+  if (absl::Status s = store_->UpdateTrial(*trial); !s.ok()) return s;
+  if (IsFinal(trial->state()) && options_.on_trial_finished) {
+    options_.on_trial_finished(*trial);
+  }
+  CheckEndConditions();
+  return absl::OkStatus();
+}
+
+void StudyControllerImpl::Judge(v1::Trial& trial, const WorkerExited& event) {
+  // Final values the worker did not print fall back to its last intermediate.
+  const std::string& metric = spec().objective().metric();
+  auto& finals = *trial.mutable_final_metrics();
+  for (const auto& [name, value] : last_intermediate_[trial.id()]) {
+    if (!finals.contains(name)) finals[name] = value;
+  }
+
+  std::string failure;
+  if (!event.launch_error.ok()) {
+    failure = std::string(event.launch_error.message());
+  } else if (event.timed_out) {
+    failure = absl::StrCat(
+        "exceeded max_runtime (",
+        absl::FormatDuration(FromProto(spec().trials().max_runtime())), ")");
+  } else if (event.exit_signal.has_value()) {
+    failure = absl::StrCat("killed by signal ", *event.exit_signal, " (",
+                           SignalName(*event.exit_signal), ")");
+  } else if (event.exit_code.value_or(-1) != 0) {
+    failure = absl::StrCat("exited with code ", event.exit_code.value_or(-1));
+  } else if (!finals.contains(metric)) {
+    failure = absl::StrCat("exited 0 but reported no value of '", metric, "'");
+  }
+
+  if (failure.empty()) {
+    const double objective = finals.at(metric);
+    trial.set_objective(objective);
+    if (std::isfinite(objective)) {
+      trial.set_state(v1::Trial::SUCCEEDED);
+      trial.set_state_message("");
+    } else {
+      trial.set_state(v1::Trial::INFEASIBLE);
+      trial.set_state_message(absl::StrCat(metric, " is not finite"));
+    }
+    return;
+  }
+  trial.set_log_tail(event.log_tail);
+  if (trial.attempt() <= spec().trials().retries()) {
+    trial.set_state(v1::Trial::PENDING);
+    trial.set_state_message(absl::StrCat("attempt ", trial.attempt(), " ",
+                                         failure, "; runs again"));
+    spdlog::info("study {}: trial {} {}; retrying", study_.name(),
+                 trial.number(), failure);
+    return;
+  }
+  trial.set_state(v1::Trial::FAILED);
+  trial.set_state_message(failure);
+}
+
+absl::Status StudyControllerImpl::Handle(SuggestionsReady event) {
+  suggesting_ = false;
+  if (!event.assignments.ok()) return event.assignments.status();
+  if (static_cast<int>(event.assignments->size()) < event.requested) {
+    space_exhausted_ = true;
+  }
+  if (ending_ != Ending::kNone || event.assignments->empty()) {
+    return absl::OkStatus();
+  }
+  int next_number = 1;
+  for (const auto& [id, trial] : trials_) {
+    next_number = std::max(next_number, trial.number() + 1);
+  }
+  std::vector<v1::Trial> fresh;
+  for (algorithms::Assignment& assignment : *event.assignments) {
+    v1::Trial trial;
+    trial.set_study_id(study_.id());
+    trial.set_number(next_number++);
+    *trial.mutable_parameters() = std::move(assignment);
+    trial.set_state(v1::Trial::PENDING);
+    *trial.mutable_create_time() = ToProto(options_.now());
+    fresh.push_back(std::move(trial));
+  }
+  absl::StatusOr<std::vector<v1::Trial>> created =
+      store_->CreateTrials(std::move(fresh));
+  if (!created.ok()) return created.status();
+  for (v1::Trial& trial : *created) trials_[trial.id()] = std::move(trial);
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::HandleStopRequest() {
+  if (ending_ == Ending::kNone) {
+    BeginEnding(Ending::kUserStop, v1::Study::STOPPED, v1::Study::USER_STOPPED,
+                "stopped by a user");
+  }
+  return absl::OkStatus();
+}
+
+void StudyControllerImpl::CheckEndConditions() {
+  if (ending_ != Ending::kNone) return;
+  const StudySummary summary = Summary();
+  const v1::TrialsSpec& trials = spec().trials();
+  const v1::ObjectiveSpec& objective = spec().objective();
+  if (objective.has_target() && summary.best.has_value() &&
+      !IsBetter(objective, objective.target(), summary.best->objective())) {
+    BeginEnding(Ending::kStudyEnd, v1::Study::DONE, v1::Study::TARGET_REACHED,
+                absl::StrFormat("trial %d reached the target %s %g",
+                                summary.best->number(), objective.metric(),
+                                objective.target()));
+  } else if (trials.has_max_failed() && summary.failed > trials.max_failed()) {
+    BeginEnding(Ending::kStudyEnd, v1::Study::FAILED,
+                v1::Study::TOO_MANY_FAILURES,
+                absl::StrFormat("%d trials failed, more than max_failed (%d)",
+                                summary.failed, trials.max_failed()));
+  } else if (summary.finished() >= trials.max()) {
+    BeginEnding(Ending::kStudyEnd, v1::Study::DONE, v1::Study::MAX_TRIALS,
+                absl::StrFormat("all %d trials finished", trials.max()));
+  } else if (space_exhausted_ && summary.pending == 0 && summary.running == 0 &&
+             !suggesting_) {
+    BeginEnding(Ending::kStudyEnd, v1::Study::DONE, v1::Study::SPACE_EXHAUSTED,
+                absl::StrFormat("the search space is used up after %d trials",
+                                summary.created));
+  }
+}
+
+void StudyControllerImpl::BeginEnding(Ending ending, v1::Study::State state,
+                                      v1::Study::EndReason reason,
+                                      std::string message) {
+  ending_ = ending;
+  end_state_ = state;
+  end_reason_ = reason;
+  end_message_ = std::move(message);
+  spdlog::info("study {}: {}", study_.name(), end_message_);
+  for (const auto& [id, trial] : trials_) {
+    if (trial.state() == v1::Trial::RUNNING) executor_->Stop(id);
+  }
+}
+
+absl::Status StudyControllerImpl::FinishStudy() {
+  if (ending_ == Ending::kStudyEnd) {
+    // Trials waiting for a slot (retries) will not run in an ended study.
+    for (auto& [id, trial] : trials_) {
+      if (trial.state() != v1::Trial::PENDING) continue;
+      trial.set_state(v1::Trial::STOPPED);
+      trial.set_state_message(absl::StrCat("not run: ", end_message_));
+      if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
+    }
+  }
+  study_.set_state(end_state_);
+  study_.set_end_reason(end_reason_);
+  study_.set_state_message(end_message_);
+  *study_.mutable_end_time() = ToProto(options_.now());
+  if (absl::Status s = store_->UpdateStudy(study_); !s.ok()) return s;
+  finished_ = true;
+  return absl::OkStatus();
+}
+
+v1::Trial* StudyControllerImpl::FindTrial(int64_t trial_id) {
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) {
+    spdlog::warn("study {}: event for unknown trial id {}", study_.name(),
+                 trial_id);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+std::vector<v1::Trial> StudyControllerImpl::Trials() const {
+  std::vector<v1::Trial> trials;
+  trials.reserve(trials_.size());
+  for (const auto& [id, trial] : trials_) trials.push_back(trial);
+  std::sort(trials.begin(), trials.end(),
+            [](const v1::Trial& a, const v1::Trial& b) {
+              return a.number() < b.number();
+            });
+  return trials;
+}
+
+StudySummary StudyControllerImpl::Summary() const {
+  return Summarize(spec().objective(), Trials());
+}
+
+void StudyControllerImpl::ReportProgress() {
+  if (!options_.on_progress) return;
+  options_.on_progress(
+      StudyProgress{study_, Summary(), options_.now() - started_at_});
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
+    storage::Store* store, trial_runner::Executor* executor, int64_t study_id,
+    StudyControllerOptions options) {
+  absl::StatusOr<v1::Study> study = store->GetStudy(study_id);
+  if (!study.ok()) return study.status();
+  absl::StatusOr<algorithms::SearchSpace> space =
+      algorithms::SearchSpace::Create(study->spec().parameters());
+  if (!space.ok()) return space.status();
+  algorithms::AlgorithmContext context{
+      .space = *std::move(space),
+      .objective = study->spec().objective(),
+      .seed = study->seed(),
+      .seed_given = study->spec().algorithm().has_seed(),
+      .settings = study->spec().algorithm().settings(),
+  };
+  absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> algorithm =
+      algorithms::CreateAlgorithm(study->spec().algorithm().name(), context);
+  if (!algorithm.ok()) return algorithm.status();
+  return std::make_unique<StudyControllerImpl>(
+      store, executor, *std::move(study), *std::move(algorithm),
+      std::move(options));
+}
+
+absl::StatusOr<v1::Study> CreateOrResumeStudy(storage::Store* store,
+                                              const v1::StudySpec& spec,
+                                              const std::string& yaml_text) {
+  absl::StatusOr<v1::Study> existing = store->FindStudy(spec.name());
+  if (existing.ok()) {
+    google::protobuf::util::MessageDifferencer differencer;
+    std::string differences;
+    differencer.ReportDifferencesToString(&differences);
+    if (!differencer.Compare(existing->spec(), spec)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study '", spec.name(),
+          "' already exists in this database with a different spec; use "
+          "another name or database to start a new study. Differences:\n",
+          differences));
+    }
+    return existing;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  v1::Study study;
+  study.set_name(spec.name());
+  *study.mutable_spec() = spec;
+  study.set_yaml(yaml_text);
+  study.set_state(v1::Study::ACTIVE);
+  study.set_seed(spec.algorithm().has_seed() ? spec.algorithm().seed()
+                                             : std::random_device{}());
+  *study.mutable_create_time() = ToProto(absl::Now());
+  return store->CreateStudy(std::move(study));
+}
+
+}  // namespace vernier::controller

@@ -1,0 +1,94 @@
+// StudyController: the loop that runs one study to its end.
+//
+// It asks the study's algorithm for trials, stores each trial before its
+// worker starts, launches workers through an Executor within the study's
+// parallelism, records what the workers report, and ends the study when an end
+// condition holds: trials.max trials finished, objective.target reached, more
+// than trials.max_failed failures, the search space used up, or a stop request.
+//
+// Threads: one event loop thread (inside Run) owns all study state; the
+// executor and other threads only Post events, so the domain logic takes no
+// locks. Suggestions are computed on a separate thread so that a slow
+// algorithm never delays the handling of reports.
+//
+// Resume: Run starts from what the store holds. Trials left RUNNING by a
+// process that died are reclaimed (their workers killed) and run again, as
+// are PENDING ones; a STOPPED study becomes ACTIVE again.
+#ifndef VERNIER_CONTROLLER_STUDY_CONTROLLER_H_
+#define VERNIER_CONTROLLER_STUDY_CONTROLLER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/study_summary.h"
+#include "storage/store.h"
+#include "trial-runner/executor.h"
+#include "vernier/v1/study.pb.h"
+
+namespace vernier::controller {
+
+struct StudyProgress {
+  v1::Study study;
+  StudySummary summary;
+  absl::Duration elapsed;
+};
+
+struct StudyControllerOptions {
+  // Trial logs go to <log_dir>/<study name>/trial-<number>.log.
+  std::string log_dir;
+  // Called on the loop thread after every change, and once at the end.
+  // Must not block for long.
+  std::function<void(const StudyProgress&)> on_progress;
+  // Called on the loop thread when a trial reaches a final state.
+  std::function<void(const v1::Trial&)> on_trial_finished;
+  // The clock; injected so tests can drive time.
+  std::function<absl::Time()> now = absl::Now;
+};
+
+class StudyController {
+ public:
+  // `store` and `executor` must outlive the controller. The executor's events
+  // for this study's trials must be passed to OnExecutorEvent.
+  // NOT_FOUND for an unknown study; INVALID_ARGUMENT if its algorithm cannot
+  // be built from its spec.
+  static absl::StatusOr<std::unique_ptr<StudyController>> Create(
+      storage::Store* store, trial_runner::Executor* executor, int64_t study_id,
+      StudyControllerOptions options);
+
+  virtual ~StudyController() = default;
+  StudyController(const StudyController&) = delete;
+  StudyController& operator=(const StudyController&) = delete;
+
+  // Runs the study until it is DONE, FAILED or STOPPED, and returns it as
+  // stored. A storage failure ends the run early with that status, after the
+  // running workers are stopped. Call once.
+  virtual absl::StatusOr<v1::Study> Run() = 0;
+
+  // Asks the study to stop: running workers are stopped, their trials go
+  // back to PENDING (they run again on resume), and the study ends STOPPED.
+  // Thread-safe; returns at once.
+  virtual void RequestStop() = 0;
+
+  // Feeds an executor event. Thread-safe; returns at once.
+  virtual void OnExecutorEvent(trial_runner::ExecutorEvent event) = 0;
+
+ protected:
+  StudyController() = default;
+};
+
+// Finds the study named spec.name in `store` or creates it (ACTIVE, with a
+// drawn seed when the spec has none). An existing study is returned only if
+// its spec equals `spec`; otherwise FAILED_PRECONDITION names the fields that
+// differ, since resuming it under other rules would mix two experiments.
+absl::StatusOr<v1::Study> CreateOrResumeStudy(storage::Store* store,
+                                              const v1::StudySpec& spec,
+                                              const std::string& yaml_text);
+
+}  // namespace vernier::controller
+
+#endif  // VERNIER_CONTROLLER_STUDY_CONTROLLER_H_
