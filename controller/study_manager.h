@@ -1,0 +1,128 @@
+// StudyManager: every study a process runs, and the doors into them.
+//
+// `vernier serve` holds one manager with many studies; `vernier run` holds one
+// with a single study. The manager starts a StudyController (and its loop
+// thread) for each active study, shares one executor per worker kind among
+// them, routes each executor event to the study that launched the trial, and
+// takes the calls that arrive over RPC: training code reporting measurements,
+// ask/tell clients, stop requests. Reads (list studies, list trials) go to the
+// Store directly and are not here.
+//
+// Thread-safe: every method may be called from any thread. Methods that take
+// a `done` callback return at once and call it exactly once, from another
+// thread, when the outcome is durable; the callback must not block.
+#ifndef VERNIER_CONTROLLER_STUDY_MANAGER_H_
+#define VERNIER_CONTROLLER_STUDY_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "controller/study_controller.h"
+#include "storage/store.h"
+#include "trial-runner/executor.h"
+#include "vernier/v1/study.pb.h"
+
+namespace vernier::controller {
+
+struct StudyManagerOptions {
+  // Trial logs go to <log_dir>/<study>/trial-<number>.log.
+  std::string log_dir;
+  // The gRPC address trials report to (VERNIER_ENDPOINT); empty when the
+  // process serves none.
+  std::string report_endpoint;
+  // Prepended to each local trial's PYTHONPATH so `import vernier` works
+  // with no set-up; empty for none.
+  std::string python_client_path;
+  // Called on a study's loop thread; see StudyControllerOptions.
+  std::function<void(const StudyProgress&)> on_progress;
+  std::function<void(const v1::Study&, const v1::Trial&)> on_trial_finished;
+  std::function<absl::Time()> now = absl::Now;
+};
+
+// Builds the executor that runs local workers, given where its events go.
+using ExecutorFactory = std::function<std::unique_ptr<trial_runner::Executor>(
+    trial_runner::ExecutorEventSink sink)>;
+
+class StudyManager {
+ public:
+  // `store` must outlive the manager.
+  static std::unique_ptr<StudyManager> Create(storage::Store* store,
+                                              ExecutorFactory local_executor,
+                                              StudyManagerOptions options);
+  virtual ~StudyManager() = default;
+  StudyManager(const StudyManager&) = delete;
+  StudyManager& operator=(const StudyManager&) = delete;
+
+  // Starts a controller for every ACTIVE study in the store (after a restart).
+  virtual absl::Status ResumeActiveStudies() = 0;
+
+  // Stores a new study and starts it. With `resume_existing`, a stored study
+  // of the same name and an equal spec is resumed instead of ALREADY_EXISTS;
+  // a different spec is FAILED_PRECONDITION (see CreateOrResumeStudy). The
+  // spec must be valid (ValidateStudySpec).
+  virtual absl::StatusOr<v1::Study> StartStudy(const v1::StudySpec& spec,
+                                               const std::string& yaml_text,
+                                               bool resume_existing) = 0;
+
+  // Asks a running study to stop (its workers stopped, the study STOPPED).
+  // The study as stored; a study that has ended is returned unchanged.
+  virtual absl::StatusOr<v1::Study> StopStudy(absl::string_view name) = 0;
+
+  // Blocks until the named study's controller has ended and returns the
+  // study as stored then. NOT_FOUND when no controller runs it.
+  virtual absl::StatusOr<v1::Study> WaitForStudy(absl::string_view name) = 0;
+
+  // --- Training code (TrialService). `token` is the trial's own. ---
+  // PERMISSION_DENIED for a wrong token, NOT_FOUND for an unknown trial,
+  // FAILED_PRECONDITION for a trial that is not running.
+
+  // The trial, with its parameters.
+  virtual absl::StatusOr<v1::Trial> GetTrialForWorker(int64_t trial_id,
+                                                      absl::string_view token) = 0;
+
+  // Stores an intermediate measurement; `done` gets whether the trial
+  // should stop, once the measurement is durable.
+  virtual void ReportMeasurement(
+      int64_t trial_id, absl::string_view token, v1::Measurement measurement,
+      std::function<void(absl::StatusOr<bool> should_stop)> done) = 0;
+
+  // Records the trial's final metrics; `done` once they are durable.
+  virtual void FinishTrial(int64_t trial_id, absl::string_view token,
+                           std::map<std::string, double> metrics,
+                           std::function<void(absl::Status)> done) = 0;
+
+  // --- Ask/tell (studies with worker.kind NONE). ---
+
+  // Trials for `client_id` to evaluate: its unfinished ones first, then new
+  // ones, `count` in all at most. FAILED_PRECONDITION for a study with
+  // workers or one that has ended.
+  virtual void SuggestTrials(
+      absl::string_view study, int count, const std::string& client_id,
+      std::function<void(absl::StatusOr<std::vector<v1::Trial>>)> done) = 0;
+
+  // The result of a suggested trial: its metrics (with the objective), or
+  // infeasible. FAILED_PRECONDITION when the trial has already ended.
+  virtual void CompleteTrial(
+      absl::string_view study, int64_t trial_id,
+      std::map<std::string, double> metrics, bool infeasible,
+      const std::string& infeasible_reason,
+      std::function<void(absl::StatusOr<v1::Trial>)> done) = 0;
+
+  // Stops every study's workers (their trials run again on resume) and
+  // joins every thread. Called before destruction.
+  virtual void Shutdown() = 0;
+
+ protected:
+  StudyManager() = default;
+};
+
+}  // namespace vernier::controller
+
+#endif  // VERNIER_CONTROLLER_STUDY_MANAGER_H_
