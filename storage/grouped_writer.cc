@@ -119,21 +119,30 @@ GroupedWriter::~GroupedWriter() {
 }
 
 absl::Status GroupedWriter::Submit(Write write) {
-  Entry entry;
-  entry.write = std::move(write);
-  std::future<absl::Status> done = entry.done.get_future();
+  std::promise<absl::Status> promise;
+  std::future<absl::Status> future = promise.get_future();
+  SubmitAsync(std::move(write), [&promise](absl::Status status) {
+    promise.set_value(std::move(status));
+  });
+  return future.get();
+}
+
+void GroupedWriter::SubmitAsync(Write write,
+                                std::function<void(absl::Status)> done) {
+  auto entry = std::make_unique<Entry>();
+  entry->write = std::move(write);
+  entry->done = std::move(done);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
-      return absl::UnavailableError("the storage writer is shutting down");
+    if (!stopping_) {
+      queue_.push_back(std::move(entry));
+      ++stats_.pending;
+      // Under the lock: once it is released, the writer may run this entry.
+      wake_.notify_one();
+      return;
     }
-    queue_.push_back(&entry);
-    ++stats_.pending;
-    // Under the lock: once it is released, the writer may run this entry and
-    // the writer itself may be destroyed.
-    wake_.notify_one();
   }
-  return done.get();
+  entry->done(absl::UnavailableError("the storage writer is shutting down"));
 }
 
 GroupedWriter::Stats GroupedWriter::stats() const {
@@ -143,7 +152,7 @@ GroupedWriter::Stats GroupedWriter::stats() const {
 
 void GroupedWriter::Run() {
   while (true) {
-    std::deque<Entry*> batch;
+    std::deque<std::unique_ptr<Entry>> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -154,12 +163,13 @@ void GroupedWriter::Run() {
       stats_.pending = 0;
     }
     RunBatch(batch);
-    // An entry may be destroyed as soon as its promise is set.
-    for (Entry* entry : batch) entry->done.set_value(std::move(entry->status));
+    for (const std::unique_ptr<Entry>& entry : batch) {
+      entry->done(std::move(entry->status));
+    }
   }
 }
 
-void GroupedWriter::RunBatch(const std::deque<Entry*>& batch) {
+void GroupedWriter::RunBatch(const std::deque<std::unique_ptr<Entry>>& batch) {
   SQLite::Database& db = *db_;
   Stats delta;
   // Writes that succeeded inside the open transaction; they become durable
@@ -179,7 +189,8 @@ void GroupedWriter::RunBatch(const std::deque<Entry*>& batch) {
   };
 
   bool began = false;
-  for (Entry* entry : batch) {
+  for (const std::unique_ptr<Entry>& owned : batch) {
+    Entry* entry = owned.get();
     if (!began) {
       try {
         db.exec("BEGIN IMMEDIATE");

@@ -49,9 +49,8 @@ absl::Status SqliteErrorToStatus(const SQLite::Exception& error,
 
 // Thread ownership: the writer thread alone uses `db_` after construction.
 // `mu_` guards the queue and the counters, which any thread may touch through
-// Submit() and stats(). Submit() may be called from any number of threads; a
-// submitter waits on its own entry's future, never on `mu_`, so the writer
-// may be destroyed while submitters whose writes are queued still wait.
+// Submit(), SubmitAsync() and stats(), from any number of threads. A blocked
+// submitter waits on its own future, never on `mu_`.
 class GroupedWriter final {
  public:
   struct Stats {
@@ -78,21 +77,24 @@ class GroupedWriter final {
   // caller; thread-safe.
   absl::Status Submit(Write write);
 
+  // As Submit, without blocking: `done` gets the status, on the writer thread
+  // (or at once on the caller's when the writer is stopping). `done` must be
+  // quick and must not submit writes and wait for them.
+  void SubmitAsync(Write write, std::function<void(absl::Status)> done);
+
   Stats stats() const;
 
  private:
-  // Lives on the submitter's stack. Between its dequeue and `done` being
-  // set, the writer thread alone touches it; the submitter alone after. The
-  // promise's shared state lets the entry die while set_value() returns.
+  // Owned by the queue, then by the writer thread until `done` has run.
   struct Entry {
     Write write;
     absl::Status status;
-    std::promise<absl::Status> done;
+    std::function<void(absl::Status)> done;
   };
 
   void Run();
   // Runs one batch; fills every entry's status. Called on the writer thread.
-  void RunBatch(const std::deque<Entry*>& batch);
+  void RunBatch(const std::deque<std::unique_ptr<Entry>>& batch);
 
   std::unique_ptr<SQLite::Database> db_;  // writer thread only
 
@@ -100,7 +102,7 @@ class GroupedWriter final {
   // (Debian's Abseil is not instrumented).
   mutable std::mutex mu_;
   std::condition_variable wake_;  // queue_ grew or stopping_ was set
-  std::deque<Entry*> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -423,35 +424,50 @@ absl::StatusOr<std::vector<v1::Trial>> SqliteStore::ListTrials(
       });
 }
 
-absl::Status SqliteStore::AddMeasurements(
-    int64_t trial_id, const std::vector<v1::Measurement>& measurements) {
-  return writer_->Submit([trial_id,
-                          &measurements](SQLite::Database& db) -> absl::Status {
-    if (!TrialExists(db, trial_id)) {
-      return absl::NotFoundError(absl::StrCat("no trial has id ", trial_id));
-    }
-    SQLite::Statement upsert(
-        db,
-        "INSERT INTO measurements (trial_id, step, metric, value, time_us) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, step, metric) "
-        "DO UPDATE SET value = excluded.value, time_us = excluded.time_us");
-    for (const v1::Measurement& measurement : measurements) {
-      for (const auto& [metric, value] : measurement.metrics()) {
-        upsert.bind(1, trial_id);
-        upsert.bind(2, measurement.step());
-        upsert.bind(3, metric);
-        BindReal(upsert, 4, value);
-        if (measurement.has_time()) {
-          upsert.bind(5, ToMicros(measurement.time()));
-        } else {
-          upsert.bind(5);
+absl::Status Store::AddMeasurements(int64_t trial_id,
+                                    std::vector<v1::Measurement> measurements) {
+  std::promise<absl::Status> promise;
+  std::future<absl::Status> outcome = promise.get_future();
+  AddMeasurementsAsync(trial_id, std::move(measurements),
+                       [&promise](absl::Status status) {
+                         promise.set_value(std::move(status));
+                       });
+  return outcome.get();
+}
+
+void SqliteStore::AddMeasurementsAsync(
+    int64_t trial_id, std::vector<v1::Measurement> measurements,
+    std::function<void(absl::Status)> done) {
+  writer_->SubmitAsync(
+      [trial_id, measurements = std::move(measurements)](
+          SQLite::Database& db) -> absl::Status {
+        if (!TrialExists(db, trial_id)) {
+          return absl::NotFoundError(
+              absl::StrCat("no trial has id ", trial_id));
         }
-        upsert.exec();
-        upsert.reset();
-      }
-    }
-    return absl::OkStatus();
-  });
+        SQLite::Statement upsert(
+            db,
+            "INSERT INTO measurements (trial_id, step, metric, value, time_us) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, step, metric) "
+            "DO UPDATE SET value = excluded.value, time_us = excluded.time_us");
+        for (const v1::Measurement& measurement : measurements) {
+          for (const auto& [metric, value] : measurement.metrics()) {
+            upsert.bind(1, trial_id);
+            upsert.bind(2, measurement.step());
+            upsert.bind(3, metric);
+            BindReal(upsert, 4, value);
+            if (measurement.has_time()) {
+              upsert.bind(5, ToMicros(measurement.time()));
+            } else {
+              upsert.bind(5);
+            }
+            upsert.exec();
+            upsert.reset();
+          }
+        }
+        return absl::OkStatus();
+      },
+      std::move(done));
 }
 
 absl::StatusOr<std::vector<v1::Measurement>> SqliteStore::ListMeasurements(

@@ -53,9 +53,9 @@ class SqliteStore final : public Store {
   absl::Status UpdateTrial(const v1::Trial& trial) override;
   absl::StatusOr<v1::Trial> GetTrial(int64_t trial_id) override;
   absl::StatusOr<std::vector<v1::Trial>> ListTrials(int64_t study_id) override;
-  absl::Status AddMeasurements(
-      int64_t trial_id,
-      const std::vector<v1::Measurement>& measurements) override;
+  void AddMeasurementsAsync(int64_t trial_id,
+                            std::vector<v1::Measurement> measurements,
+                            std::function<void(absl::Status)> done) override;
   absl::StatusOr<std::vector<v1::Measurement>> ListMeasurements(
       int64_t trial_id) override;
 

@@ -14,6 +14,7 @@
 #define VERNIER_STORAGE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,9 +65,16 @@ class Store {
 
   // Stores intermediate measurements of a trial. Idempotent per (trial, step,
   // metric): a repeat of a stored triple overwrites it with the same meaning,
-  // so a client may retry a report.
-  virtual absl::Status AddMeasurements(
-      int64_t trial_id, const std::vector<v1::Measurement>& measurements) = 0;
+  // so a client may retry a report. `done` gets the outcome once it is
+  // durable, on a storage thread: it must be quick and must not wait for
+  // another write.
+  virtual void AddMeasurementsAsync(int64_t trial_id,
+                                    std::vector<v1::Measurement> measurements,
+                                    std::function<void(absl::Status)> done) = 0;
+
+  // AddMeasurementsAsync, waiting for the outcome.
+  absl::Status AddMeasurements(int64_t trial_id,
+                               std::vector<v1::Measurement> measurements);
 
   // The trial's measurements by step, each step's metrics in one Measurement.
   virtual absl::StatusOr<std::vector<v1::Measurement>> ListMeasurements(
