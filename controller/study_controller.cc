@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -31,6 +32,7 @@ using trial_runner::WorkerStarted;
 constexpr absl::Duration kDefaultStopGrace = absl::Seconds(10);
 
 struct StopRequested {};
+struct ShutdownRequested {};
 
 // The algorithm's answer to one Suggest call.
 struct SuggestionsReady {
@@ -38,13 +40,42 @@ struct SuggestionsReady {
   int requested = 0;
 };
 
-using Event = std::variant<ExecutorEvent, StopRequested, SuggestionsReady>;
+struct MeasurementReported {
+  int64_t trial_id = 0;
+  v1::Measurement measurement;
+};
+
+struct FinishRequested {
+  int64_t trial_id = 0;
+  std::map<std::string, double> metrics;
+  std::function<void(absl::Status)> done;
+};
+
+// Ask/tell.
+struct AskRequested {
+  int count = 0;
+  std::string client_id;
+  std::function<void(absl::StatusOr<std::vector<v1::Trial>>)> done;
+};
+
+struct TellRequested {
+  int64_t trial_id = 0;
+  std::map<std::string, double> metrics;
+  bool infeasible = false;
+  std::string infeasible_reason;
+  std::function<void(absl::StatusOr<v1::Trial>)> done;
+};
+
+using Event = std::variant<ExecutorEvent, StopRequested, ShutdownRequested,
+                           SuggestionsReady, MeasurementReported,
+                           FinishRequested, AskRequested, TellRequested>;
 
 // Why running workers are being stopped, which decides what their trials
 // become once they exit.
 enum class Ending {
   kNone,
   kUserStop,  // trials go back to PENDING; the study ends STOPPED
+  kShutdown,  // trials go back to PENDING; the study stays ACTIVE
   kStudyEnd,  // trials end STOPPED; the study ends DONE or FAILED
 };
 
@@ -70,9 +101,35 @@ class StudyControllerImpl final : public StudyController {
   }
 
   void RequestStop() override { events_.Post(StopRequested{}); }
+  void Shutdown() override { events_.Post(ShutdownRequested{}); }
 
   void OnExecutorEvent(ExecutorEvent event) override {
     events_.Post(std::move(event));
+  }
+
+  void OnMeasurementReported(int64_t trial_id,
+                             v1::Measurement measurement) override {
+    events_.Post(MeasurementReported{trial_id, std::move(measurement)});
+  }
+
+  void FinishTrial(int64_t trial_id, std::map<std::string, double> metrics,
+                   std::function<void(absl::Status)> done) override {
+    events_.Post(
+        FinishRequested{trial_id, std::move(metrics), std::move(done)});
+  }
+
+  void SuggestTrials(int count, std::string client_id,
+                     std::function<void(absl::StatusOr<std::vector<v1::Trial>>)>
+                         done) override {
+    events_.Post(AskRequested{count, std::move(client_id), std::move(done)});
+  }
+
+  void CompleteTrial(
+      int64_t trial_id, std::map<std::string, double> metrics, bool infeasible,
+      std::string infeasible_reason,
+      std::function<void(absl::StatusOr<v1::Trial>)> done) override {
+    events_.Post(TellRequested{trial_id, std::move(metrics), infeasible,
+                               std::move(infeasible_reason), std::move(done)});
   }
 
   absl::StatusOr<v1::Study> Run() override;
@@ -80,6 +137,9 @@ class StudyControllerImpl final : public StudyController {
  private:
   const v1::StudySpec& spec() const { return study_.spec(); }
   int parallel() const { return std::max(1, spec().trials().parallel()); }
+  bool ask_tell() const {
+    return spec().worker().kind() == v1::WorkerSpec::NONE;
+  }
   absl::Duration stop_grace() const;
 
   absl::Status Recover();
@@ -93,7 +153,21 @@ class StudyControllerImpl final : public StudyController {
   absl::Status Handle(const MetricsObserved& event);
   absl::Status Handle(const WorkerExited& event);
   absl::Status Handle(SuggestionsReady event);
-  absl::Status HandleStopRequest();
+  absl::Status Handle(const MeasurementReported& event);
+  absl::Status Handle(FinishRequested event);
+  absl::Status Handle(AskRequested event);
+  absl::Status Handle(TellRequested event);
+  absl::Status HandleStopRequest(Ending ending);
+
+  // Ask/tell: answers the oldest waiting ask when it can be answered now,
+  // asking the algorithm for more trials when needed.
+  absl::Status ServeAsks();
+  // Stops the study's running workers, telling them so through their next
+  // report too.
+  void StopRunningWorkers();
+  // After a fatal error: stops the workers and waits (boundedly) for them
+  // to exit, writing nothing, so none is left running unowned.
+  void AbandonWorkers();
 
   // Decides the state of a trial whose worker ended by itself.
   void Judge(v1::Trial& trial, const WorkerExited& event);
@@ -122,6 +196,9 @@ class StudyControllerImpl final : public StudyController {
   std::map<int64_t, std::map<std::string, double>> last_intermediate_;
   std::thread suggest_thread_;
   bool suggesting_ = false;
+  std::deque<AskRequested> asks_;  // ask/tell requests, oldest first
+  // The oldest ask is waiting for suggestions asked for it.
+  bool asked_algorithm_ = false;
   bool space_exhausted_ = false;
   absl::Time started_at_;
 
@@ -153,12 +230,43 @@ absl::StatusOr<v1::Study> StudyControllerImpl::Run() {
   }
   if (!status.ok()) {
     spdlog::error("study {}: {}", study_.name(), status.ToString());
-    // Leave no worker behind; their trials run again on resume.
-    executor_->Shutdown();
+    AbandonWorkers();
+    for (AskRequested& ask : asks_) ask.done(status);
     return status;
+  }
+  for (AskRequested& ask : asks_) {
+    ask.done(absl::FailedPreconditionError(
+        absl::StrCat("study ", study_.name(), " has ended")));
   }
   ReportProgress();
   return study_;
+}
+
+void StudyControllerImpl::AbandonWorkers() {
+  StopRunningWorkers();
+  const absl::Time deadline = absl::Now() + stop_grace() + absl::Seconds(5);
+  while (Summary().running > 0 && absl::Now() < deadline) {
+    std::optional<Event> event = events_.Pop(absl::Milliseconds(100));
+    if (!event.has_value()) continue;
+    auto* executor_event = std::get_if<ExecutorEvent>(&*event);
+    if (executor_event == nullptr) continue;
+    if (auto* exited = std::get_if<WorkerExited>(executor_event)) {
+      if (v1::Trial* trial = FindTrial(exited->trial_id)) {
+        trial->set_state(v1::Trial::PENDING);
+      }
+      if (options_.registry != nullptr)
+        options_.registry->Remove(exited->trial_id);
+    }
+  }
+}
+
+void StudyControllerImpl::StopRunningWorkers() {
+  if (executor_ == nullptr) return;
+  for (const auto& [id, trial] : trials_) {
+    if (trial.state() != v1::Trial::RUNNING) continue;
+    if (options_.registry != nullptr) options_.registry->MarkShouldStop(id);
+    executor_->Stop(id);
+  }
 }
 
 absl::Status StudyControllerImpl::Recover() {
@@ -166,7 +274,8 @@ absl::Status StudyControllerImpl::Recover() {
       store_->ListTrials(study_.id());
   if (!trials.ok()) return trials.status();
   for (v1::Trial& trial : *trials) {
-    if (trial.state() == v1::Trial::RUNNING) {
+    // An ask/tell trial stays with its client, which may still complete it.
+    if (trial.state() == v1::Trial::RUNNING && !ask_tell()) {
       if (absl::Status reclaimed = executor_->Reclaim(trial); !reclaimed.ok()) {
         return reclaimed;
       }
@@ -195,7 +304,14 @@ absl::Status StudyControllerImpl::Advance() {
   if (finished_) return absl::OkStatus();
   StudySummary summary = Summary();
   if (ending_ != Ending::kNone) {
-    if (summary.running == 0 && !suggesting_) return FinishStudy();
+    const bool waiting_for_workers = summary.running > 0 && !ask_tell();
+    if (!waiting_for_workers && !suggesting_) return FinishStudy();
+    return absl::OkStatus();
+  }
+  if (ask_tell()) {
+    if (absl::Status s = ServeAsks(); !s.ok()) return s;
+    CheckEndConditions();
+    if (ending_ != Ending::kNone && !suggesting_) return FinishStudy();
     return absl::OkStatus();
   }
   // Launch pending trials in number order while slots are free.
@@ -240,6 +356,25 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
   launch.env["VERNIER_STUDY"] = study_.name();
   launch.env["VERNIER_TRIAL_ID"] = absl::StrCat(trial.id());
   launch.env["VERNIER_TRIAL_NUMBER"] = absl::StrCat(trial.number());
+  if (!options_.python_client_path.empty()) {
+    // The user's own entries (the study's env, else ours) stay after it.
+    std::string user_path;
+    if (auto it = launch.env.find("PYTHONPATH"); it != launch.env.end()) {
+      user_path = it->second;
+    } else if (const char* inherited = std::getenv("PYTHONPATH")) {
+      user_path = inherited;
+    }
+    launch.env["PYTHONPATH"] =
+        user_path.empty()
+            ? options_.python_client_path
+            : absl::StrCat(options_.python_client_path, ":", user_path);
+  }
+  std::string token;
+  if (options_.registry != nullptr) {
+    token = NewTrialToken();
+    launch.env["VERNIER_ENDPOINT"] = options_.report_endpoint;
+    launch.env["VERNIER_TOKEN"] = token;
+  }
   launch.working_dir = spec().worker().working_dir();
   const std::filesystem::path log_dir =
       std::filesystem::path(options_.log_dir) / study_.name();
@@ -278,6 +413,13 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
   trial.set_log_path(launch.log_path);
   if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
   last_intermediate_.erase(trial.id());
+  if (options_.registry != nullptr) {
+    options_.registry->Add(trial.id(), TrialRegistry::Entry{
+                                           .study_id = study_.id(),
+                                           .token = std::move(token),
+                                           .controller = this,
+                                       });
+  }
   spdlog::debug("study {}: launching trial {}", study_.name(), trial.number());
   executor_->Launch(std::move(launch));
   return absl::OkStatus();
@@ -296,8 +438,25 @@ absl::Status StudyControllerImpl::Handle(Event event) {
     return std::visit([this](const auto& e) { return Handle(e); },
                       *executor_event);
   }
-  if (std::holds_alternative<StopRequested>(event)) return HandleStopRequest();
-  return Handle(std::get<SuggestionsReady>(std::move(event)));
+  if (std::holds_alternative<StopRequested>(event)) {
+    return HandleStopRequest(Ending::kUserStop);
+  }
+  if (std::holds_alternative<ShutdownRequested>(event)) {
+    return HandleStopRequest(Ending::kShutdown);
+  }
+  if (auto* ready = std::get_if<SuggestionsReady>(&event)) {
+    return Handle(std::move(*ready));
+  }
+  if (auto* reported = std::get_if<MeasurementReported>(&event)) {
+    return Handle(*reported);
+  }
+  if (auto* finish = std::get_if<FinishRequested>(&event)) {
+    return Handle(std::move(*finish));
+  }
+  if (auto* ask = std::get_if<AskRequested>(&event)) {
+    return Handle(std::move(*ask));
+  }
+  return Handle(std::get<TellRequested>(std::move(event)));
 }
 
 absl::Status StudyControllerImpl::Handle(const WorkerStarted& event) {
@@ -333,8 +492,10 @@ absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
   if (event.exit_code.has_value()) trial->set_exit_code(*event.exit_code);
   if (event.exit_signal.has_value()) trial->set_exit_signal(*event.exit_signal);
   trial->clear_local_worker();
+  if (options_.registry != nullptr) options_.registry->Remove(trial->id());
 
-  if (event.stopped && ending_ == Ending::kUserStop) {
+  if (event.stopped &&
+      (ending_ == Ending::kUserStop || ending_ == Ending::kShutdown)) {
     trial->set_state(v1::Trial::PENDING);
     trial->set_state_message(
         "interrupted by a stop request; runs again on resume");
@@ -411,6 +572,9 @@ absl::Status StudyControllerImpl::Handle(SuggestionsReady event) {
   if (ending_ != Ending::kNone || event.assignments->empty()) {
     return absl::OkStatus();
   }
+  // Ask/tell trials go straight to the client that asked.
+  const AskRequested* ask =
+      ask_tell() && !asks_.empty() ? &asks_.front() : nullptr;
   int next_number = 1;
   for (const auto& [id, trial] : trials_) {
     next_number = std::max(next_number, trial.number() + 1);
@@ -423,6 +587,12 @@ absl::Status StudyControllerImpl::Handle(SuggestionsReady event) {
     *trial.mutable_parameters() = std::move(assignment);
     trial.set_state(v1::Trial::PENDING);
     *trial.mutable_create_time() = ToProto(options_.now());
+    if (ask != nullptr) {
+      trial.set_state(v1::Trial::RUNNING);
+      trial.set_client_id(ask->client_id);
+      trial.set_attempt(1);
+      *trial.mutable_start_time() = trial.create_time();
+    }
     fresh.push_back(std::move(trial));
   }
   absl::StatusOr<std::vector<v1::Trial>> created =
@@ -432,11 +602,133 @@ absl::Status StudyControllerImpl::Handle(SuggestionsReady event) {
   return absl::OkStatus();
 }
 
-absl::Status StudyControllerImpl::HandleStopRequest() {
-  if (ending_ == Ending::kNone) {
-    BeginEnding(Ending::kUserStop, v1::Study::STOPPED, v1::Study::USER_STOPPED,
-                "stopped by a user");
+absl::Status StudyControllerImpl::HandleStopRequest(Ending ending) {
+  if (ending_ == Ending::kNone || ending == Ending::kShutdown) {
+    if (ending == Ending::kShutdown) {
+      BeginEnding(ending, study_.state(), study_.end_reason(),
+                  "the server is shutting down");
+    } else {
+      BeginEnding(ending, v1::Study::STOPPED, v1::Study::USER_STOPPED,
+                  "stopped by a user");
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::Handle(const MeasurementReported& event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr || trial->state() != v1::Trial::RUNNING) {
+    return absl::OkStatus();
+  }
+  for (const auto& [name, value] : event.measurement.metrics()) {
+    last_intermediate_[trial->id()][name] = value;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::Handle(FinishRequested event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr || trial->state() != v1::Trial::RUNNING) {
+    event.done(absl::FailedPreconditionError(
+        absl::StrCat("trial ", event.trial_id, " is not running")));
+    return absl::OkStatus();
+  }
+  for (const auto& [name, value] : event.metrics) {
+    (*trial->mutable_final_metrics())[name] = value;
+  }
+  absl::Status stored = store_->UpdateTrial(*trial);
+  event.done(stored);
+  return stored;
+}
+
+absl::Status StudyControllerImpl::Handle(AskRequested event) {
+  if (!ask_tell()) {
+    event.done(absl::FailedPreconditionError(absl::StrCat(
+        "study ", study_.name(),
+        " runs its own workers; ask/tell needs worker.kind none")));
+    return absl::OkStatus();
+  }
+  if (ending_ != Ending::kNone) {
+    event.done(absl::FailedPreconditionError(
+        absl::StrCat("study ", study_.name(), " is ending")));
+    return absl::OkStatus();
+  }
+  asks_.push_back(std::move(event));
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::ServeAsks() {
+  while (!asks_.empty() && !suggesting_) {
+    AskRequested& ask = asks_.front();
+    std::vector<v1::Trial> given;
+    for (const v1::Trial& trial : Trials()) {
+      if (static_cast<int>(given.size()) >= ask.count) break;
+      if (trial.state() == v1::Trial::RUNNING &&
+          trial.client_id() == ask.client_id) {
+        given.push_back(trial);
+      }
+    }
+    const int wanted = std::min(ask.count - static_cast<int>(given.size()),
+                                spec().trials().max() - Summary().created);
+    // Ask the algorithm once for what is missing; this ask is answered when
+    // the suggestions arrive (as trials handed to its client).
+    if (wanted > 0 && !space_exhausted_ && !asked_algorithm_) {
+      asked_algorithm_ = true;
+      RequestSuggestions(wanted);
+      return absl::OkStatus();
+    }
+    asked_algorithm_ = false;
+    ask.done(std::move(given));
+    asks_.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::Handle(TellRequested event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr) {
+    event.done(absl::NotFoundError(absl::StrCat(
+        "study ", study_.name(), " has no trial with id ", event.trial_id)));
+    return absl::OkStatus();
+  }
+  if (trial->state() != v1::Trial::RUNNING) {
+    event.done(absl::FailedPreconditionError(
+        absl::StrCat("trial ", trial->number(), " has already ended (",
+                     v1::Trial::State_Name(trial->state()), ")")));
+    return absl::OkStatus();
+  }
+  const std::string& metric = spec().objective().metric();
+  if (!event.infeasible && !event.metrics.contains(metric)) {
+    event.done(absl::InvalidArgumentError(
+        absl::StrCat("metrics: the objective '", metric,
+                     "' is missing (or mark the trial infeasible)")));
+    return absl::OkStatus();
+  }
+  for (const auto& [name, value] : event.metrics) {
+    (*trial->mutable_final_metrics())[name] = value;
+  }
+  *trial->mutable_end_time() = ToProto(options_.now());
+  if (event.infeasible) {
+    trial->set_state(v1::Trial::INFEASIBLE);
+    trial->set_state_message(event.infeasible_reason.empty()
+                                 ? "marked infeasible by its client"
+                                 : event.infeasible_reason);
+  } else {
+    const double objective = event.metrics.at(metric);
+    trial->set_objective(objective);
+    trial->set_state(std::isfinite(objective) ? v1::Trial::SUCCEEDED
+                                              : v1::Trial::INFEASIBLE);
+    if (!std::isfinite(objective)) {
+      trial->set_state_message(absl::StrCat(metric, " is not finite"));
+    }
+  }
+  if (absl::Status s = store_->UpdateTrial(*trial); !s.ok()) {
+    event.done(s);
+    return s;
+  }
+  event.done(*trial);
+  if (options_.on_trial_finished) options_.on_trial_finished(*trial);
+  CheckEndConditions();
   return absl::OkStatus();
 }
 
@@ -475,16 +767,21 @@ void StudyControllerImpl::BeginEnding(Ending ending, v1::Study::State state,
   end_reason_ = reason;
   end_message_ = std::move(message);
   spdlog::info("study {}: {}", study_.name(), end_message_);
-  for (const auto& [id, trial] : trials_) {
-    if (trial.state() == v1::Trial::RUNNING) executor_->Stop(id);
-  }
+  StopRunningWorkers();
 }
 
 absl::Status StudyControllerImpl::FinishStudy() {
+  if (ending_ == Ending::kShutdown) {
+    finished_ = true;
+    return absl::OkStatus();
+  }
   if (ending_ == Ending::kStudyEnd) {
-    // Trials waiting for a slot (retries) will not run in an ended study.
+    // Trials waiting for a slot (retries), and ask/tell trials still out
+    // with their clients, will not run in an ended study.
     for (auto& [id, trial] : trials_) {
-      if (trial.state() != v1::Trial::PENDING) continue;
+      const bool out_with_client =
+          ask_tell() && trial.state() == v1::Trial::RUNNING;
+      if (trial.state() != v1::Trial::PENDING && !out_with_client) continue;
       trial.set_state(v1::Trial::STOPPED);
       trial.set_state_message(absl::StrCat("not run: ", end_message_));
       if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;

@@ -19,13 +19,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/study_summary.h"
+#include "controller/trial_registry.h"
 #include "storage/store.h"
 #include "trial-runner/executor.h"
 #include "vernier/v1/study.pb.h"
@@ -48,12 +51,19 @@ struct StudyControllerOptions {
   std::function<void(const v1::Trial&)> on_trial_finished;
   // The clock; injected so tests can drive time.
   std::function<absl::Time()> now = absl::Now;
+  // Where workers report (VERNIER_ENDPOINT), and the registry that checks
+  // their tokens. Without a registry, workers get no endpoint or token.
+  std::string report_endpoint;
+  TrialRegistry* registry = nullptr;
+  // Prepended to each worker's PYTHONPATH (the bundled Python client).
+  std::string python_client_path;
 };
 
 class StudyController {
  public:
   // `store` and `executor` must outlive the controller. The executor's events
-  // for this study's trials must be passed to OnExecutorEvent.
+  // for this study's trials must be passed to OnExecutorEvent. `executor` is
+  // null for an ask/tell study (worker.kind NONE).
   // NOT_FOUND for an unknown study; INVALID_ARGUMENT if its algorithm cannot
   // be built from its spec.
   static absl::StatusOr<std::unique_ptr<StudyController>> Create(
@@ -74,8 +84,31 @@ class StudyController {
   // Thread-safe; returns at once.
   virtual void RequestStop() = 0;
 
+  // Stops the workers (their trials run again on resume) and ends Run with
+  // the study still ACTIVE, for a process that is shutting down. Thread-safe.
+  virtual void Shutdown() = 0;
+
   // Feeds an executor event. Thread-safe; returns at once.
   virtual void OnExecutorEvent(trial_runner::ExecutorEvent event) = 0;
+
+  // A measurement a worker reported over RPC, already durable. Thread-safe.
+  virtual void OnMeasurementReported(int64_t trial_id,
+                                     v1::Measurement measurement) = 0;
+
+  // Records a running trial's final metrics (durably, before `done`).
+  // FAILED_PRECONDITION when the trial is not running. Thread-safe.
+  virtual void FinishTrial(int64_t trial_id,
+                           std::map<std::string, double> metrics,
+                           std::function<void(absl::Status)> done) = 0;
+
+  // Ask/tell: see StudyManager::SuggestTrials and CompleteTrial.
+  virtual void SuggestTrials(
+      int count, std::string client_id,
+      std::function<void(absl::StatusOr<std::vector<v1::Trial>>)> done) = 0;
+  virtual void CompleteTrial(
+      int64_t trial_id, std::map<std::string, double> metrics, bool infeasible,
+      std::string infeasible_reason,
+      std::function<void(absl::StatusOr<v1::Trial>)> done) = 0;
 
  protected:
   StudyController() = default;

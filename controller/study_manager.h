@@ -60,6 +60,10 @@ class StudyManager {
   StudyManager(const StudyManager&) = delete;
   StudyManager& operator=(const StudyManager&) = delete;
 
+  // Sets the address trials report to, for studies started from now on
+  // (known only once the gRPC server has bound its port).
+  virtual void SetReportEndpoint(std::string endpoint) = 0;
+
   // Starts a controller for every ACTIVE study in the store (after a restart).
   virtual absl::Status ResumeActiveStudies() = 0;
 
@@ -84,8 +88,8 @@ class StudyManager {
   // FAILED_PRECONDITION for a trial that is not running.
 
   // The trial, with its parameters.
-  virtual absl::StatusOr<v1::Trial> GetTrialForWorker(int64_t trial_id,
-                                                      absl::string_view token) = 0;
+  virtual absl::StatusOr<v1::Trial> GetTrialForWorker(
+      int64_t trial_id, absl::string_view token) = 0;
 
   // Stores an intermediate measurement; `done` gets whether the trial
   // should stop, once the measurement is durable.

@@ -1,0 +1,343 @@
+#include "controller/study_manager.h"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/proto_time.h"
+#include "controller/trial_registry.h"
+#include "spdlog/spdlog.h"
+
+namespace vernier::controller {
+namespace {
+
+using trial_runner::ExecutorEvent;
+using trial_runner::TrialLaunch;
+
+// Routes executor events to the controller that launched the trial. One
+// shared executor serves every study; each controller sees it through a
+// RoutedExecutor that records which trials are its own.
+class EventRouter {
+ public:
+  void Route(int64_t trial_id, StudyController* controller) {
+    absl::MutexLock lock(&mutex_);
+    routes_[trial_id] = controller;
+  }
+
+  // Thread-safe; called from the executor's threads.
+  void Dispatch(ExecutorEvent event) {
+    const int64_t trial_id =
+        std::visit([](const auto& e) { return e.trial_id; }, event);
+    const bool last = std::holds_alternative<trial_runner::WorkerExited>(event);
+    StudyController* controller = nullptr;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto it = routes_.find(trial_id);
+      if (it == routes_.end()) {
+        spdlog::warn("executor event for trial {} that no study owns",
+                     trial_id);
+        return;
+      }
+      controller = it->second;
+      if (last) routes_.erase(it);
+    }
+    controller->OnExecutorEvent(std::move(event));
+  }
+
+ private:
+  absl::Mutex mutex_;
+  std::map<int64_t, StudyController*> routes_ ABSL_GUARDED_BY(mutex_);
+};
+
+class RoutedExecutor final : public trial_runner::Executor {
+ public:
+  RoutedExecutor(trial_runner::Executor* shared, EventRouter* router)
+      : shared_(shared), router_(router) {}
+
+  void set_controller(StudyController* controller) { controller_ = controller; }
+
+  void Launch(TrialLaunch launch) override {
+    router_->Route(launch.trial_id, controller_);
+    shared_->Launch(std::move(launch));
+  }
+  void Stop(int64_t trial_id) override { shared_->Stop(trial_id); }
+  absl::Status Reclaim(const v1::Trial& trial) override {
+    return shared_->Reclaim(trial);
+  }
+  // The shared executor outlives every study; the manager shuts it down.
+  void Shutdown() override {}
+
+ private:
+  trial_runner::Executor* const shared_;
+  EventRouter* const router_;
+  StudyController* controller_ = nullptr;
+};
+
+// One study being run: its controller and the thread its loop runs on.
+struct RunningStudy {
+  int64_t study_id = 0;
+  std::unique_ptr<RoutedExecutor> executor;
+  std::unique_ptr<StudyController> controller;
+  std::thread loop;
+  bool ended = false;  // guarded by StudyManagerImpl::mutex_
+  absl::StatusOr<v1::Study> result = absl::UnknownError("running");
+};
+
+class StudyManagerImpl final : public StudyManager {
+ public:
+  StudyManagerImpl(storage::Store* store, ExecutorFactory local_executor,
+                   StudyManagerOptions options)
+      : store_(store), options_(std::move(options)) {
+    executor_ = local_executor(
+        [this](ExecutorEvent event) { router_.Dispatch(std::move(event)); });
+  }
+
+  ~StudyManagerImpl() override { Shutdown(); }
+
+  void SetReportEndpoint(std::string endpoint) override {
+    absl::MutexLock lock(&mutex_);
+    options_.report_endpoint = std::move(endpoint);
+  }
+
+  absl::Status ResumeActiveStudies() override {
+    absl::StatusOr<std::vector<v1::Study>> studies = store_->ListStudies();
+    if (!studies.ok()) return studies.status();
+    for (const v1::Study& study : *studies) {
+      if (study.state() != v1::Study::ACTIVE) continue;
+      spdlog::info("resuming study {}", study.name());
+      if (absl::Status s = Start(study); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::Study> StartStudy(const v1::StudySpec& spec,
+                                       const std::string& yaml_text,
+                                       bool resume_existing) override {
+    if (!resume_existing) {
+      absl::StatusOr<v1::Study> existing = store_->FindStudy(spec.name());
+      if (existing.ok()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("a study named '", spec.name(), "' exists already"));
+      }
+    }
+    absl::StatusOr<v1::Study> study =
+        CreateOrResumeStudy(store_, spec, yaml_text);
+    if (!study.ok()) return study.status();
+    if (study->state() == v1::Study::DONE ||
+        study->state() == v1::Study::FAILED) {
+      return study;
+    }
+    if (absl::Status s = Start(*study); !s.ok()) return s;
+    return study;
+  }
+
+  absl::StatusOr<v1::Study> StopStudy(absl::string_view name) override {
+    absl::StatusOr<v1::Study> study = store_->FindStudy(name);
+    if (!study.ok()) return study.status();
+    {
+      absl::MutexLock lock(&mutex_);
+      auto it = studies_.find(std::string(name));
+      if (it == studies_.end() || it->second->ended) return study;
+      it->second->controller->RequestStop();
+    }
+    return WaitForStudy(name);
+  }
+
+  absl::StatusOr<v1::Study> WaitForStudy(absl::string_view name) override {
+    absl::MutexLock lock(&mutex_);
+    auto it = studies_.find(std::string(name));
+    if (it == studies_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no study named '", name, "' runs in this process"));
+    }
+    RunningStudy* running = it->second.get();
+    mutex_.Await(absl::Condition(&running->ended));
+    return running->result;
+  }
+
+  absl::StatusOr<v1::Trial> GetTrialForWorker(
+      int64_t trial_id, absl::string_view token) override {
+    absl::StatusOr<TrialRegistry::Entry> entry = CheckWorker(trial_id, token);
+    if (!entry.ok()) return entry.status();
+    return store_->GetTrial(trial_id);
+  }
+
+  void ReportMeasurement(
+      int64_t trial_id, absl::string_view token, v1::Measurement measurement,
+      std::function<void(absl::StatusOr<bool>)> done) override {
+    absl::StatusOr<TrialRegistry::Entry> entry = CheckWorker(trial_id, token);
+    if (!entry.ok()) return done(entry.status());
+    if (!measurement.has_time())
+      *measurement.mutable_time() = ToProto(options_.now());
+    StudyController* controller = entry->controller;
+    store_->AddMeasurementsAsync(
+        trial_id, {measurement},
+        [this, trial_id, token = std::string(token), controller, measurement,
+         done = std::move(done)](absl::Status status) mutable {
+          if (!status.ok()) return done(status);
+          controller->OnMeasurementReported(trial_id, std::move(measurement));
+          // Asked again now: a stop decided while the write committed counts.
+          absl::StatusOr<TrialRegistry::Entry> now =
+              registry_.Check(trial_id, token);
+          done(now.ok() ? now->should_stop : true);
+        });
+  }
+
+  void FinishTrial(int64_t trial_id, absl::string_view token,
+                   std::map<std::string, double> metrics,
+                   std::function<void(absl::Status)> done) override {
+    absl::StatusOr<TrialRegistry::Entry> entry = CheckWorker(trial_id, token);
+    if (!entry.ok()) return done(entry.status());
+    entry->controller->FinishTrial(trial_id, std::move(metrics),
+                                   std::move(done));
+  }
+
+  void SuggestTrials(absl::string_view study, int count,
+                     const std::string& client_id,
+                     std::function<void(absl::StatusOr<std::vector<v1::Trial>>)>
+                         done) override {
+    absl::StatusOr<StudyController*> controller = Controller(study);
+    if (!controller.ok()) return done(controller.status());
+    (*controller)->SuggestTrials(count, client_id, std::move(done));
+  }
+
+  void CompleteTrial(
+      absl::string_view study, int64_t trial_id,
+      std::map<std::string, double> metrics, bool infeasible,
+      const std::string& infeasible_reason,
+      std::function<void(absl::StatusOr<v1::Trial>)> done) override {
+    absl::StatusOr<StudyController*> controller = Controller(study);
+    if (!controller.ok()) return done(controller.status());
+    (*controller)
+        ->CompleteTrial(trial_id, std::move(metrics), infeasible,
+                        infeasible_reason, std::move(done));
+  }
+
+  void Shutdown() override {
+    std::vector<std::unique_ptr<RunningStudy>> studies;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (shut_down_) return;
+      shut_down_ = true;
+      for (auto& [name, running] : studies_) {
+        if (!running->ended) running->controller->Shutdown();
+      }
+    }
+    // Join outside the lock: a loop thread takes it when it ends.
+    for (auto& [name, running] : studies_) {
+      if (running->loop.joinable()) running->loop.join();
+    }
+    if (executor_ != nullptr) executor_->Shutdown();
+  }
+
+ private:
+  absl::Status Start(const v1::Study& study) {
+    auto running = std::make_unique<RunningStudy>();
+    running->study_id = study.id();
+    running->executor =
+        std::make_unique<RoutedExecutor>(executor_.get(), &router_);
+    StudyControllerOptions options;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (shut_down_)
+        return absl::UnavailableError("the server is shutting down");
+      if (auto it = studies_.find(study.name());
+          it != studies_.end() && !it->second->ended) {
+        return absl::OkStatus();  // already running
+      }
+      options.report_endpoint = options_.report_endpoint;
+    }
+    options.log_dir = options_.log_dir;
+    options.python_client_path = options_.python_client_path;
+    options.registry = &registry_;
+    options.now = options_.now;
+    options.on_progress = options_.on_progress;
+    if (options_.on_trial_finished) {
+      options.on_trial_finished = [this, study](const v1::Trial& trial) {
+        options_.on_trial_finished(study, trial);
+      };
+    }
+    const bool ask_tell = study.spec().worker().kind() == v1::WorkerSpec::NONE;
+    absl::StatusOr<std::unique_ptr<StudyController>> controller =
+        StudyController::Create(store_,
+                                ask_tell ? nullptr : running->executor.get(),
+                                study.id(), std::move(options));
+    if (!controller.ok()) return controller.status();
+    running->controller = *std::move(controller);
+    running->executor->set_controller(running->controller.get());
+
+    RunningStudy* raw = running.get();
+    absl::MutexLock lock(&mutex_);
+    if (auto it = studies_.find(study.name()); it != studies_.end()) {
+      if (it->second->loop.joinable()) it->second->loop.join();
+    }
+    studies_[study.name()] = std::move(running);
+    raw->loop = std::thread([this, raw, name = study.name()] {
+      absl::StatusOr<v1::Study> result = raw->controller->Run();
+      if (!result.ok()) {
+        spdlog::error("study {} stopped by an error: {}", name,
+                      result.status().ToString());
+      }
+      absl::MutexLock lock(&mutex_);
+      raw->result = std::move(result);
+      raw->ended = true;
+    });
+    return absl::OkStatus();
+  }
+
+  // The registry entry of a running worker trial, or why it cannot report.
+  absl::StatusOr<TrialRegistry::Entry> CheckWorker(int64_t trial_id,
+                                                   absl::string_view token) {
+    if (token.empty())
+      return absl::PermissionDeniedError("missing trial token");
+    absl::StatusOr<TrialRegistry::Entry> entry =
+        registry_.Check(trial_id, token);
+    if (!absl::IsNotFound(entry.status())) return entry;
+    // Not running here: say whether it exists at all.
+    absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
+    if (!trial.ok()) return trial.status();
+    return absl::FailedPreconditionError(
+        absl::StrCat("trial ", trial_id, " is not running (",
+                     v1::Trial::State_Name(trial->state()), ")"));
+  }
+
+  absl::StatusOr<StudyController*> Controller(absl::string_view name) {
+    absl::MutexLock lock(&mutex_);
+    auto it = studies_.find(std::string(name));
+    if (it != studies_.end() && !it->second->ended) {
+      return it->second->controller.get();
+    }
+    absl::StatusOr<v1::Study> study = store_->FindStudy(name);
+    if (!study.ok()) return study.status();
+    return absl::FailedPreconditionError(
+        absl::StrCat("study ", name, " is not running (",
+                     v1::Study::State_Name(study->state()), ")"));
+  }
+
+  storage::Store* const store_;
+  TrialRegistry registry_;
+  EventRouter router_;
+  std::unique_ptr<trial_runner::Executor> executor_;
+
+  absl::Mutex mutex_;
+  StudyManagerOptions options_;  // report_endpoint guarded by mutex_
+  std::map<std::string, std::unique_ptr<RunningStudy>> studies_
+      ABSL_GUARDED_BY(mutex_);
+  bool shut_down_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+}  // namespace
+
+std::unique_ptr<StudyManager> StudyManager::Create(
+    storage::Store* store, ExecutorFactory local_executor,
+    StudyManagerOptions options) {
+  return std::make_unique<StudyManagerImpl>(store, std::move(local_executor),
+                                            std::move(options));
+}
+
+}  // namespace vernier::controller
