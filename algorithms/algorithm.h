@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "algorithms/search_space.h"
 #include "google/protobuf/struct.pb.h"
@@ -28,6 +29,11 @@ struct AlgorithmContext {
   // True when the user gave the seed; grid search shuffles only then.
   bool seed_given = false;
   google::protobuf::Struct settings;
+  // The study's whole spec, for algorithms that need more than the fields
+  // above: `external` reads algorithm.endpoint from it and forwards it to its
+  // plug-in (which may use, say, trials.max). Built-in algorithms ignore it,
+  // so callers that build only those may leave it empty.
+  v1::StudySpec spec;
 };
 
 class Algorithm {
@@ -53,12 +59,23 @@ using AlgorithmFactory =
     std::function<absl::StatusOr<std::unique_ptr<Algorithm>>(
         const AlgorithmContext& context)>;
 
-// The algorithms known by name: "grid", "random".
-// NOT_FOUND for an unknown name, listing the known ones.
+// Builds the algorithm registered as `name`: the built-ins "grid" and
+// "random", plus any added by RegisterAlgorithm. NOT_FOUND for an unknown
+// name, listing the known ones; otherwise what the factory returns.
+// Thread-safe; the factory runs outside the registry's lock.
 absl::StatusOr<std::unique_ptr<Algorithm>> CreateAlgorithm(
     const std::string& name, const AlgorithmContext& context);
 
-// The registered names, sorted.
+// Adds an algorithm that lives outside this module (such as `external`, the
+// plug-in adapter, which a binary registers at start-up) so that
+// CreateAlgorithm, AlgorithmNames and the study validator know it. A name is
+// never replaced: ALREADY_EXISTS when `name` is taken (built-ins included),
+// and the registry is left as it was. INVALID_ARGUMENT for an empty name or
+// factory. Thread-safe; registrations last for the life of the process.
+absl::Status RegisterAlgorithm(const std::string& name,
+                               AlgorithmFactory factory);
+
+// The registered names, sorted. Thread-safe.
 std::vector<std::string> AlgorithmNames();
 
 }  // namespace vernier::algorithms

@@ -25,6 +25,9 @@ namespace vernier::controller {
 namespace {
 
 constexpr int kMaxStudyNameLength = 63;
+// The algorithm that delegates to a plug-in at algorithm.endpoint (see
+// algorithms/external/external_algorithm.h; registered by the binaries).
+constexpr absl::string_view kExternalAlgorithm = "external";
 // Integers beyond this are not all representable in a double.
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
 
@@ -77,6 +80,38 @@ bool IsMetricName(absl::string_view name) {
   }
   for (char c : name) {
     if (!(IsAsciiLetter(c) || IsDigit(c) || c == '_' || c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// HOST:PORT as gRPC dials it: a host name or IPv4 address (letters, digits,
+// '.', '-', '_'), or an IPv6 address in brackets; a port from 1 to 65535.
+bool IsHostPort(absl::string_view endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  const absl::string_view host = endpoint.substr(0, colon);
+  const absl::string_view port = endpoint.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return false;
+  int number = 0;
+  for (char c : port) {
+    if (!IsDigit(c)) return false;
+    number = number * 10 + (c - '0');
+  }
+  if (number < 1 || number > 65535) return false;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!(IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+            c == ':' || c == '.')) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (host.empty()) return false;
+  for (char c : host) {
+    if (!(IsAsciiLetter(c) || IsDigit(c) || c == '.' || c == '-' || c == '_')) {
       return false;
     }
   }
@@ -337,6 +372,30 @@ class Validator {
                        "' (known: ", absl::StrJoin(known, ", "), ")"));
       return;
     }
+    // The plug-in's address. The plug-in itself is not asked: building the
+    // external algorithm does not contact it, so a study validates while its
+    // plug-in is down, and the plug-in judges the settings on the first
+    // suggestion.
+    const bool external = algorithm.name() == kExternalAlgorithm;
+    if (external && algorithm.endpoint().empty()) {
+      Add("algorithm.endpoint",
+          "required by the external algorithm: HOST:PORT of the process "
+          "serving vernier.v1.AlgorithmPlugin (e.g. 127.0.0.1:7010)");
+      return;
+    }
+    if (external && !IsHostPort(algorithm.endpoint())) {
+      Add("algorithm.endpoint",
+          absl::StrCat("must be HOST:PORT with a port from 1 to 65535, e.g. "
+                       "127.0.0.1:7010 (not ",
+                       Quote(algorithm.endpoint()), ")"));
+      return;
+    }
+    if (!external && !algorithm.endpoint().empty()) {
+      Add("algorithm.endpoint",
+          absl::StrCat("only the external algorithm takes an endpoint (this "
+                       "study's algorithm is ",
+                       Quote(algorithm.name()), ")"));
+    }
     // The algorithm judges its own settings, and it can only be built on a
     // valid space.
     if (!parameters_valid_) return;
@@ -352,6 +411,7 @@ class Validator {
         .seed = algorithm.seed(),
         .seed_given = algorithm.has_seed(),
         .settings = algorithm.settings(),
+        .spec = spec_,
     };
     absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> created =
         algorithms::CreateAlgorithm(algorithm.name(), context);
@@ -447,11 +507,29 @@ class Validator {
     }
   }
 
+  // A worker of kind none: nothing but the kind, since no process runs.
+  void CheckNoWorker() {
+    const v1::WorkerSpec& worker = spec_.worker();
+    constexpr absl::string_view kWhy =
+        "does not apply to a worker of kind none, which runs no process (a "
+        "client drives the study through SuggestTrials and CompleteTrial)";
+    if (worker.command_size() > 0) Add("worker.command", std::string(kWhy));
+    if (!worker.working_dir().empty()) {
+      Add("worker.working_dir", std::string(kWhy));
+    }
+    if (!worker.env().empty()) Add("worker.env", std::string(kWhy));
+    if (worker.has_metrics()) Add("worker.metrics", std::string(kWhy));
+  }
+
   void CheckWorker() {
     const v1::WorkerSpec& worker = spec_.worker();
+    if (worker.kind() == v1::WorkerSpec::NONE) {
+      CheckNoWorker();
+      return;
+    }
     if (worker.kind() != v1::WorkerSpec::KIND_UNSPECIFIED &&
         worker.kind() != v1::WorkerSpec::LOCAL) {
-      Add("worker.kind", "must be local");
+      Add("worker.kind", "must be local or none");
     }
     if (worker.command_size() == 0) {
       Add("worker.command",

@@ -120,9 +120,13 @@ void Loader::Algorithm(const YAML::Node& node, v1::AlgorithmSpec* out) {
   const std::string path = "algorithm";
   YamlReader::Fields fields;
   if (node.IsDefined() && !node.IsNull()) {
-    fields = reader_.Mapping(node, path, {"name", "seed", "settings"});
+    fields =
+        reader_.Mapping(node, path, {"name", "seed", "settings", "endpoint"});
   }
   out->set_name(reader_.String(fields, path, "name").value_or("random"));
+  if (auto endpoint = reader_.String(fields, path, "endpoint")) {
+    out->set_endpoint(*endpoint);
+  }
   if (fields.contains("seed")) {
     if (auto seed = reader_.Unsigned(fields["seed"], JoinPath(path, "seed"))) {
       out->set_seed(*seed);
@@ -258,15 +262,22 @@ void Loader::Trials(const YAML::Node& node, v1::TrialsSpec* out) {
 
 void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
   const std::string path = "worker";
-  out->set_kind(v1::WorkerSpec::LOCAL);
-  out->mutable_metrics()->set_collector(v1::MetricsSpec::STDOUT);
-  out->set_working_dir(ResolveDir("."));
-  if (!node.IsDefined() || node.IsNull()) return;
-  YamlReader::Fields fields = reader_.Mapping(
-      node, path, {"kind", "command", "working_dir", "env", "metrics"});
-  if (auto kind = reader_.EnumValue<v1::WorkerSpec::Kind>(
-          fields, path, "kind", {{"local", v1::WorkerSpec::LOCAL}})) {
-    out->set_kind(*kind);
+  YamlReader::Fields fields;
+  if (node.IsDefined() && !node.IsNull()) {
+    fields = reader_.Mapping(
+        node, path, {"kind", "command", "working_dir", "env", "metrics"});
+  }
+  out->set_kind(
+      reader_
+          .EnumValue<v1::WorkerSpec::Kind>(fields, path, "kind",
+                                           {{"local", v1::WorkerSpec::LOCAL},
+                                            {"none", v1::WorkerSpec::NONE}})
+          .value_or(v1::WorkerSpec::LOCAL));
+  // A worker of kind none runs nothing: it gets no defaults, and whatever the
+  // user wrote is kept so that the validator can refuse it.
+  if (out->kind() == v1::WorkerSpec::LOCAL) {
+    out->mutable_metrics()->set_collector(v1::MetricsSpec::STDOUT);
+    out->set_working_dir(ResolveDir("."));
   }
   if (fields.contains("command")) {
     const std::string command_path = JoinPath(path, "command");
@@ -301,6 +312,7 @@ void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
   }
   if (fields.contains("metrics")) {
     const std::string metrics_path = JoinPath(path, "metrics");
+    out->mutable_metrics();
     YamlReader::Fields metrics =
         reader_.Mapping(fields["metrics"], metrics_path, {"collector"});
     if (auto collector = reader_.EnumValue<v1::MetricsSpec::Collector>(

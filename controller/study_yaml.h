@@ -19,10 +19,17 @@
 //     additional_metrics: [fit_seconds]  # optional; distinct metric names,
 //                               #   not the objective metric
 //   algorithm:                  # optional; default {name: random}
-//     name: random              # a registered algorithm (grid, random, ...)
+//     name: random              # a registered algorithm (grid, random,
+//                               #   external, ...)
 //     seed: 7                   # optional; 0 .. 2^64-1
 //     settings: {}              # a mapping (-> google.protobuf.Struct); the
 //                               #   algorithm rejects keys it does not know
+//     endpoint: 127.0.0.1:7010  # HOST:PORT of an AlgorithmPlugin process:
+//                               #   required by `external`, an error for any
+//                               #   other name. The plug-in is not contacted
+//                               #   here (it judges its settings on the first
+//                               #   suggestion), so a study validates while
+//                               #   its plug-in is down.
 //   parameters:                 # required, at least one
 //     - {name: C, type: double, min: 0.001, max: 1000, scale: log}
 //     - {name: depth, type: int, min: 2, max: 12}       # integral bounds
@@ -39,8 +46,13 @@
 //     retries: 0                # default 0, >= 0
 //     stop_grace: 10s           # optional duration from SIGTERM to SIGKILL
 //   worker:                     # required
-//     kind: local               # default local (the only kind for now)
-//     command: [python3, train.py, "--C=${params.C}"]  # required, scalars
+//     kind: local               # local (default) | none: no workers, a
+//                               #   client drives the study by ask/tell;
+//                               #   `worker: {kind: none}` is then the whole
+//                               #   worker (command may be an empty list;
+//                               #   working_dir, env, metrics are errors)
+//     command: [python3, train.py, "--C=${params.C}"]  # required (local);
+//                               #   scalars
 //     working_dir: .            # default "."; relative to base_dir, stored
 //                               #   absolute and normalised
 //     env: {OMP_NUM_THREADS: 1} # names ^[A-Za-z_][A-Za-z0-9_]*$, not
@@ -98,7 +110,8 @@ LoadedStudy LoadStudyYaml(absl::string_view yaml_text,
                           absl::string_view base_dir);
 
 // The rules a StudySpec must meet however it was made (YAML, gRPC, JSON),
-// including that its algorithm accepts its settings. Errors carry paths but
+// including that its algorithm accepts its settings (except an external
+// algorithm's, which its plug-in judges later). Errors carry paths but
 // no positions. Read as a proto, trials.parallel 0 means 1, and the enums'
 // UNSPECIFIED values of scale, kind and collector mean linear, local and
 // stdout; an empty algorithm.name, a relative worker.working_dir and an

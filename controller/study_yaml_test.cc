@@ -1,5 +1,6 @@
 #include "controller/study_yaml.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "algorithms/algorithm.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,6 +20,25 @@ using ::testing::HasSubstr;
 using v1::ParameterSpec;
 
 constexpr absl::string_view kBaseDir = "/home/ada/studies";
+
+// Binaries register the gRPC plug-in adapter as "external"; this test stands
+// in a factory that, like the adapter, accepts any settings when built (the
+// plug-in judges them on its first suggestion).
+const bool kExternalRegistered = [] {
+  class Unused final : public algorithms::Algorithm {
+    absl::StatusOr<std::vector<algorithms::Assignment>> Suggest(
+        const std::vector<v1::Trial>&, int) override {
+      return absl::UnimplementedError("a stand-in");
+    }
+  };
+  return algorithms::RegisterAlgorithm(
+             "external",
+             [](const algorithms::AlgorithmContext&)
+                 -> absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> {
+               return std::make_unique<Unused>();
+             })
+      .ok();
+}();
 
 std::string Describe(const std::vector<SpecError>& errors) {
   std::vector<std::string> lines;
@@ -142,6 +163,39 @@ TEST(LoadStudyYamlTest, DefaultsFillWhatIsLeftOut) {
   EXPECT_EQ(spec.worker().kind(), v1::WorkerSpec::LOCAL);
   EXPECT_EQ(spec.worker().metrics().collector(), v1::MetricsSpec::STDOUT);
   EXPECT_EQ(spec.worker().working_dir(), kBaseDir);
+}
+
+TEST(LoadStudyYamlTest, ExternalAlgorithmKeepsItsEndpointAndSettings) {
+  ASSERT_TRUE(kExternalRegistered);
+  const LoadedStudy loaded = LoadStudyYaml(
+      absl::StrReplaceAll(kMinimal, {{"trials:",
+                                      "algorithm:\n  name: external\n"
+                                      "  endpoint: 127.0.0.1:7010\n"
+                                      "  settings: {strata: 4}\ntrials:"}}),
+      kBaseDir);
+  ASSERT_TRUE(loaded.errors.empty()) << Describe(loaded.errors);
+  EXPECT_EQ(loaded.spec.algorithm().name(), "external");
+  EXPECT_EQ(loaded.spec.algorithm().endpoint(), "127.0.0.1:7010");
+  EXPECT_EQ(
+      loaded.spec.algorithm().settings().fields().at("strata").number_value(),
+      4);
+}
+
+TEST(LoadStudyYamlTest, WorkerOfKindNoneIsTheKindAlone) {
+  for (absl::string_view worker :
+       {"worker: {kind: none}", "worker: {kind: none, command: []}"}) {
+    const LoadedStudy loaded = LoadStudyYaml(
+        absl::StrReplaceAll(
+            kMinimal,
+            {{"worker: {command: [./train, \"${params.lr}\"]}", worker}}),
+        kBaseDir);
+    ASSERT_TRUE(loaded.errors.empty()) << worker << Describe(loaded.errors);
+    const v1::WorkerSpec& spec = loaded.spec.worker();
+    EXPECT_EQ(spec.kind(), v1::WorkerSpec::NONE);
+    EXPECT_TRUE(spec.command().empty());
+    EXPECT_TRUE(spec.working_dir().empty());
+    EXPECT_FALSE(spec.has_metrics());
+  }
 }
 
 TEST(LoadStudyYamlTest, AbsoluteWorkingDirIsKeptNormalised) {
@@ -339,9 +393,30 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{
             "TooFewGridPoints", "scale: log}", "scale: log, grid_points: 1}",
             "parameters[0].grid_points", 6, 64, "must be at least 2 (1)"},
-        MalformedCase{"UnknownAlgorithm", "trials:",
-                      "algorithm: {name: bayes}\ntrials:", "algorithm.name", 8,
-                      13, "unknown algorithm 'bayes' (known: grid, random)"},
+        MalformedCase{
+            "UnknownAlgorithm",
+            "trials:", "algorithm: {name: bayes}\ntrials:", "algorithm.name", 8,
+            13, "unknown algorithm 'bayes' (known: external, grid, random)"},
+        MalformedCase{"ExternalWithoutEndpoint",
+                      "trials:", "algorithm:\n  name: external\ntrials:",
+                      "algorithm.endpoint", 8, 1,
+                      "required by the external algorithm: HOST:PORT"},
+        MalformedCase{"EndpointWithoutPort", "trials:",
+                      "algorithm:\n  name: external\n  endpoint: localhost\n"
+                      "trials:",
+                      "algorithm.endpoint", 10, 3,
+                      "must be HOST:PORT with a port from 1 to 65535, e.g. "
+                      "127.0.0.1:7010 (not 'localhost')"},
+        MalformedCase{"EndpointPortOutOfRange", "trials:",
+                      "algorithm: {name: external, endpoint: "
+                      "'127.0.0.1:70100'}\ntrials:",
+                      "algorithm.endpoint", 8, 29, "must be HOST:PORT"},
+        MalformedCase{"EndpointForAnotherAlgorithm", "trials:",
+                      "algorithm:\n  name: random\n"
+                      "  endpoint: 127.0.0.1:7010\ntrials:",
+                      "algorithm.endpoint", 10, 3,
+                      "only the external algorithm takes an endpoint (this "
+                      "study's algorithm is 'random')"},
         MalformedCase{"UnknownAlgorithmSetting",
                       "trials:", "algorithm:\n  settings: {foo: 1}\ntrials:",
                       "algorithm.settings.foo", 9, 14,
@@ -400,7 +475,28 @@ INSTANTIATE_TEST_SUITE_P(
                       "must be one of stdout, push (not 'pull')"},
         MalformedCase{"UnknownWorkerKind", "train.py, \"--C=${params.C}\"]\n",
                       "train.py]\n  kind: kubernetes\n", "worker.kind", 12, 3,
-                      "must be one of local (not 'kubernetes')"},
+                      "must be one of local, none (not 'kubernetes')"},
+        MalformedCase{"NoneWorkerWithCommand", "worker:\n",
+                      "worker:\n  kind: none\n", "worker.command", 12, 3,
+                      "does not apply to a worker of kind none"},
+        MalformedCase{"NoneWorkerWithWorkingDir",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  kind: none\n  working_dir: runs\n",
+                      "worker.working_dir", 12, 3,
+                      "does not apply to a worker of kind none, which runs "
+                      "no process"},
+        MalformedCase{"NoneWorkerWithEnv",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  kind: none\n  env: {A: b}\n", "worker.env", 12, 3,
+                      "does not apply to a worker of kind none"},
+        MalformedCase{"NoneWorkerWithMetrics",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  kind: none\n  metrics: {}\n", "worker.metrics", 12, 3,
+                      "does not apply to a worker of kind none"},
+        MalformedCase{"MissingWorker",
+                      "worker:\n  command: [python3, train.py, "
+                      "\"--C=${params.C}\"]\n",
+                      "", "worker.command", 1, 1, "required"},
         MalformedCase{"StudyIsAList", std::string(kBase), "- name: x\n", "", 1,
                       1, "must be a mapping"}),
     [](const ::testing::TestParamInfo<MalformedCase>& info) {
@@ -562,6 +658,59 @@ TEST(ValidateStudySpecTest, AlgorithmSettingErrorsNameTheSetting) {
   const std::vector<SpecError> errors = ValidateStudySpec(spec);
   ASSERT_EQ(errors.size(), 1u) << Describe(errors);
   EXPECT_EQ(errors[0].path, "algorithm.settings.foo");
+}
+
+TEST(ValidateStudySpecTest, WorkerOfKindNoneTakesNothingElse) {
+  v1::StudySpec spec = ValidSpec();
+  spec.mutable_worker()->set_kind(v1::WorkerSpec::NONE);
+  EXPECT_THAT(
+      ValidateStudySpec(spec),
+      ElementsAre(::testing::Field(&SpecError::path, "worker.command")));
+  spec.mutable_worker()->clear_command();
+  EXPECT_TRUE(ValidateStudySpec(spec).empty())
+      << Describe(ValidateStudySpec(spec));
+  spec.mutable_worker()->set_working_dir("/srv/jobs");
+  (*spec.mutable_worker()->mutable_env())["A"] = "b";
+  spec.mutable_worker()->mutable_metrics()->set_collector(
+      v1::MetricsSpec::PUSH);
+  std::vector<std::string> paths;
+  for (const SpecError& error : ValidateStudySpec(spec)) {
+    paths.push_back(error.path);
+  }
+  EXPECT_THAT(
+      paths, ElementsAre("worker.working_dir", "worker.env", "worker.metrics"));
+}
+
+TEST(ValidateStudySpecTest, EndpointRulesHoldForSpecsFromCode) {
+  v1::StudySpec spec = ValidSpec();
+  spec.mutable_algorithm()->set_name("external");
+  std::vector<SpecError> errors = ValidateStudySpec(spec);
+  ASSERT_EQ(errors.size(), 1u) << Describe(errors);
+  EXPECT_EQ(errors[0].path, "algorithm.endpoint");
+  EXPECT_THAT(errors[0].message, HasSubstr("required"));
+
+  // Accepted without the plug-in running: nothing listens on port 9.
+  for (absl::string_view endpoint :
+       {"127.0.0.1:9", "localhost:7010", "[::1]:7010", "plugins.local:443"}) {
+    spec.mutable_algorithm()->set_endpoint(std::string(endpoint));
+    EXPECT_TRUE(ValidateStudySpec(spec).empty())
+        << endpoint << Describe(ValidateStudySpec(spec));
+  }
+  for (absl::string_view endpoint :
+       {":7010", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:port",
+        "http://127.0.0.1:7010", "[::1:7010"}) {
+    spec.mutable_algorithm()->set_endpoint(std::string(endpoint));
+    errors = ValidateStudySpec(spec);
+    ASSERT_EQ(errors.size(), 1u) << endpoint << Describe(errors);
+    EXPECT_EQ(errors[0].path, "algorithm.endpoint") << endpoint;
+  }
+
+  spec.mutable_algorithm()->set_name("grid");
+  spec.mutable_algorithm()->set_endpoint("127.0.0.1:7010");
+  spec.mutable_parameters(0)->set_grid_points(3);
+  errors = ValidateStudySpec(spec);
+  ASSERT_EQ(errors.size(), 1u) << Describe(errors);
+  EXPECT_EQ(errors[0].path, "algorithm.endpoint");
 }
 
 TEST(SpecErrorsToStatusTest, OneLinePerErrorWithSource) {
