@@ -1,0 +1,48 @@
+// TrialService of vernier.v1 over gRPC's callback API: what training code
+// calls, with its trial's token.
+//
+// The handlers translate only: they check the request (server/requests.h),
+// call the StudyManager, which checks the token, and map the answer
+// (server/status.h). Reports finish from the manager's `done` callback, once
+// durable; GetTrial blocks on the manager's read only.
+//
+// Thread-safe: gRPC calls the handlers from its own threads, concurrently;
+// the service holds nothing mutable.
+#ifndef VERNIER_SERVER_TRIAL_SERVICE_H_
+#define VERNIER_SERVER_TRIAL_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "controller/study_manager.h"
+#include "vernier/v1/service.grpc.pb.h"
+
+namespace vernier::server {
+
+// Each call must carry its trial's token as `authorization: Bearer TOKEN`
+// (PERMISSION_DENIED "missing trial token" otherwise); the manager checks it.
+class TrialServiceImpl final : public v1::TrialService::CallbackService {
+ public:
+  // `manager` must outlive the service.
+  explicit TrialServiceImpl(controller::StudyManager* manager);
+  TrialServiceImpl(const TrialServiceImpl&) = delete;
+  TrialServiceImpl& operator=(const TrialServiceImpl&) = delete;
+
+  grpc::ServerUnaryReactor* GetTrial(grpc::CallbackServerContext* context,
+                                     const v1::GetTrialRequest* request,
+                                     v1::Trial* response) override;
+  grpc::ServerUnaryReactor* ReportMeasurement(
+      grpc::CallbackServerContext* context,
+      const v1::ReportMeasurementRequest* request,
+      v1::ReportMeasurementResponse* response) override;
+  grpc::ServerUnaryReactor* FinishTrial(
+      grpc::CallbackServerContext* context,
+      const v1::FinishTrialRequest* request,
+      v1::FinishTrialResponse* response) override;
+
+ private:
+  controller::StudyManager* const manager_;
+};
+
+}  // namespace vernier::server
+
+#endif  // VERNIER_SERVER_TRIAL_SERVICE_H_
