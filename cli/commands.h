@@ -11,24 +11,55 @@ namespace vernier::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitStudyFailed = 1;  // the study ended FAILED
 inline constexpr int kExitBadInput = 2;     // invalid YAML, unknown study...
-inline constexpr int kExitError = 3;        // storage or system failure
+inline constexpr int kExitError = 3;  // storage, network or system failure
+
+inline constexpr char kDefaultDb[] = "vernier.db";
+inline constexpr char kDefaultServer[] = "127.0.0.1:7007";
+
+// Where a client subcommand finds studies: a database file (--db) or a
+// server (--server). With neither, ./vernier.db when it exists, else the
+// server at kDefaultServer.
+struct Target {
+  std::string db_path;
+  std::string server;
+  std::string admin_token_file;
+  std::string tls_ca_file;
+};
 
 struct RunArgs {
   std::string yaml_path;
-  std::string db_path;
+  std::string db_path = kDefaultDb;
 };
 int Run(const RunArgs& args);
 
 int Validate(const std::string& yaml_path);
 
+struct ServeArgs {
+  std::string db_path = kDefaultDb;
+  std::string grpc_address = kDefaultServer;
+  std::string admin_token_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+int Serve(const ServeArgs& args);
+
 struct QueryArgs {
-  std::string db_path;
-  std::string study;  // empty: the database's only study
+  Target target;
+  std::string study;  // empty: the only study there
   bool json = false;
 };
 int ListStudies(const QueryArgs& args);
+int ShowStudy(const QueryArgs& args);
 int ListTrials(const QueryArgs& args);
 int ShowBest(const QueryArgs& args);
+
+struct SubmitArgs {
+  Target target;
+  std::string yaml_path;
+  bool json = false;
+};
+int Submit(const SubmitArgs& args);
+int StopStudy(const QueryArgs& args);
 
 }  // namespace vernier::cli
 

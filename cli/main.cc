@@ -5,13 +5,33 @@
 #include "cli/commands.h"
 #include "spdlog/spdlog.h"
 
+namespace {
+
+// --db / --server and what a server connection needs.
+void AddTargetOptions(CLI::App* command, vernier::cli::Target* target) {
+  command->add_option(
+      "--db", target->db_path,
+      "Read this database file (default ./vernier.db if it exists)");
+  command->add_option("--server", target->server,
+                      std::string("Talk to this server (default ") +
+                          vernier::cli::kDefaultServer + ")");
+  command->add_option("--admin-token-file", target->admin_token_file,
+                      "File holding the server's admin token");
+  command->add_option(
+      "--tls-ca", target->tls_ca_file,
+      "PEM file of the CA that signed the server's certificate");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  namespace cli = vernier::cli;
   CLI::App app{"Vernier: hyperparameter tuning for ML training code"};
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Log debugging detail");
 
-  vernier::cli::RunArgs run_args{.db_path = "vernier.db"};
+  cli::RunArgs run_args;
   CLI::App* run = app.add_subcommand(
       "run", "Run a study embedded until it ends; run again to resume it");
   run->add_option("study.yaml", run_args.yaml_path, "The study to run")
@@ -27,37 +47,70 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
-  vernier::cli::QueryArgs query{.db_path = "vernier.db"};
-  auto add_query_options = [&query](CLI::App* command, bool takes_study) {
-    command->add_option("--db", query.db_path, "SQLite database file")
-        ->capture_default_str();
+  cli::ServeArgs serve_args;
+  CLI::App* serve =
+      app.add_subcommand("serve", "Run a server for many studies");
+  serve->add_option("--db", serve_args.db_path, "SQLite database file")
+      ->capture_default_str();
+  serve
+      ->add_option("--grpc", serve_args.grpc_address,
+                   "gRPC address to listen on")
+      ->capture_default_str();
+  serve->add_option(
+      "--admin-token-file", serve_args.admin_token_file,
+      "Require this token (the file's content) to manage studies");
+  serve->add_option("--tls-cert", serve_args.tls_cert_file,
+                    "PEM certificate for TLS");
+  serve->add_option("--tls-key", serve_args.tls_key_file,
+                    "PEM private key for TLS");
+
+  cli::QueryArgs query;
+  auto add_query = [&](const std::string& name, const std::string& help,
+                       bool takes_study) {
+    CLI::App* command = app.add_subcommand(name, help);
+    AddTargetOptions(command, &query.target);
     command->add_flag("--json", query.json, "Print JSON for scripts");
     if (takes_study) {
       command->add_option("study", query.study,
-                          "Study name (optional when the database has one)");
+                          "Study name (optional when there is only one)");
     }
+    return command;
   };
-  CLI::App* ls = app.add_subcommand("ls", "List the studies");
-  add_query_options(ls, false);
-  CLI::App* trials = app.add_subcommand("trials", "List a study's trials");
-  add_query_options(trials, true);
-  CLI::App* best = app.add_subcommand("best", "Show a study's best trial");
-  add_query_options(best, true);
+  CLI::App* ls = add_query("ls", "List the studies", false);
+  CLI::App* show =
+      add_query("show", "Show a study: state, best trial, YAML", true);
+  CLI::App* trials = add_query("trials", "List a study's trials", true);
+  CLI::App* best = add_query("best", "Show a study's best trial", true);
+  CLI::App* stop = add_query("stop", "Stop a study on a server", true);
+  stop->get_option("study")->required();
+
+  cli::SubmitArgs submit_args;
+  CLI::App* submit = app.add_subcommand("submit", "Submit a study to a server");
+  submit->add_option("study.yaml", submit_args.yaml_path, "The study to submit")
+      ->required()
+      ->check(CLI::ExistingFile);
+  AddTargetOptions(submit, &submit_args.target);
+  submit->add_flag("--json", submit_args.json, "Print JSON for scripts");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     // --help is a "success" parse error; anything else is bad input.
-    return app.exit(error) == 0 ? vernier::cli::kExitOk
-                                : vernier::cli::kExitBadInput;
+    return app.exit(error) == 0 ? cli::kExitOk : cli::kExitBadInput;
   }
-  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+  const spdlog::level::level_enum quiet =
+      serve->parsed() ? spdlog::level::info : spdlog::level::warn;
+  spdlog::set_level(verbose ? spdlog::level::debug : quiet);
   spdlog::set_pattern("%^%l%$: %v");
 
-  if (run->parsed()) return vernier::cli::Run(run_args);
-  if (validate->parsed()) return vernier::cli::Validate(validate_path);
-  if (ls->parsed()) return vernier::cli::ListStudies(query);
-  if (trials->parsed()) return vernier::cli::ListTrials(query);
-  if (best->parsed()) return vernier::cli::ShowBest(query);
-  return vernier::cli::kExitBadInput;
+  if (run->parsed()) return cli::Run(run_args);
+  if (validate->parsed()) return cli::Validate(validate_path);
+  if (serve->parsed()) return cli::Serve(serve_args);
+  if (ls->parsed()) return cli::ListStudies(query);
+  if (show->parsed()) return cli::ShowStudy(query);
+  if (trials->parsed()) return cli::ListTrials(query);
+  if (best->parsed()) return cli::ShowBest(query);
+  if (stop->parsed()) return cli::StopStudy(query);
+  if (submit->parsed()) return cli::Submit(submit_args);
+  return cli::kExitBadInput;
 }

@@ -1,21 +1,23 @@
-// `vernier ls`, `vernier trials` and `vernier best` on a database file.
+// The client subcommands: ls, show, trials, best (on a database file or a
+// server) and submit, stop (on a server).
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/study_source.h"
 #include "controller/study_summary.h"
 #include "google/protobuf/util/json_util.h"
-#include "storage/sqlite_store.h"
 
 namespace vernier::cli {
 namespace {
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  (void)google::protobuf::util::MessageToJsonString(message, &json);
   return json;
 }
 
@@ -26,43 +28,44 @@ std::string ToJsonArray(const std::vector<Message>& messages) {
   return "[" + absl::StrJoin(items, ",\n ") + "]";
 }
 
-absl::StatusOr<std::unique_ptr<storage::Store>> OpenExisting(
-    const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError("no database at " + path + " (use --db PATH)");
-  }
-  return storage::OpenSqliteStore(path);
-}
-
-// The named study, or the only one when no name is given.
-absl::StatusOr<v1::Study> ResolveStudy(storage::Store& store,
-                                       const std::string& name) {
-  if (!name.empty()) return store.FindStudy(name);
-  absl::StatusOr<std::vector<v1::Study>> studies = store.ListStudies();
-  if (!studies.ok()) return studies.status();
-  if (studies->size() == 1) return studies->front();
-  if (studies->empty())
-    return absl::NotFoundError("the database holds no study");
-  std::vector<std::string> names;
-  for (const v1::Study& study : *studies) names.push_back(study.name());
-  return absl::InvalidArgumentError(
-      "the database holds " + std::to_string(names.size()) +
-      " studies; name one: " + absl::StrJoin(names, ", "));
-}
-
 int Fail(const absl::Status& status) {
   std::cerr << status.message() << "\n";
-  return absl::IsNotFound(status) || absl::IsInvalidArgument(status)
-             ? kExitBadInput
-             : kExitError;
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitBadInput;
+    default:
+      return kExitError;
+  }
+}
+
+// The study the arguments name, with its trials.
+struct StudyWithTrials {
+  v1::Study study;
+  std::vector<v1::Trial> trials;
+};
+
+absl::StatusOr<StudyWithTrials> LoadStudy(const QueryArgs& args) {
+  absl::StatusOr<std::unique_ptr<StudySource>> source =
+      OpenStudySource(args.target);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<v1::Study> study = ResolveStudy(**source, args.study);
+  if (!study.ok()) return study.status();
+  absl::StatusOr<std::vector<v1::Trial>> trials = (*source)->ListTrials(*study);
+  if (!trials.ok()) return trials.status();
+  return StudyWithTrials{*std::move(study), *std::move(trials)};
 }
 
 }  // namespace
 
 int ListStudies(const QueryArgs& args) {
-  auto store = OpenExisting(args.db_path);
-  if (!store.ok()) return Fail(store.status());
-  absl::StatusOr<std::vector<v1::Study>> studies = (*store)->ListStudies();
+  absl::StatusOr<std::unique_ptr<StudySource>> source =
+      OpenStudySource(args.target);
+  if (!source.ok()) return Fail(source.status());
+  absl::StatusOr<std::vector<v1::Study>> studies = (*source)->ListStudies();
   if (!studies.ok()) return Fail(studies.status());
   if (args.json) {
     std::cout << ToJsonArray(*studies) << "\n";
@@ -71,7 +74,7 @@ int ListStudies(const QueryArgs& args) {
   std::vector<controller::StudySummary> summaries;
   for (const v1::Study& study : *studies) {
     absl::StatusOr<std::vector<v1::Trial>> trials =
-        (*store)->ListTrials(study.id());
+        (*source)->ListTrials(study);
     if (!trials.ok()) return Fail(trials.status());
     summaries.push_back(
         controller::Summarize(study.spec().objective(), *trials));
@@ -80,40 +83,86 @@ int ListStudies(const QueryArgs& args) {
   return kExitOk;
 }
 
+int ShowStudy(const QueryArgs& args) {
+  absl::StatusOr<StudyWithTrials> loaded = LoadStudy(args);
+  if (!loaded.ok()) return Fail(loaded.status());
+  if (args.json) {
+    std::cout << ToJson(loaded->study) << "\n";
+    return kExitOk;
+  }
+  std::cout << StudyReport(
+      loaded->study,
+      controller::Summarize(loaded->study.spec().objective(), loaded->trials));
+  if (!loaded->study.yaml().empty()) {
+    std::cout << "\n" << loaded->study.yaml();
+  }
+  return kExitOk;
+}
+
 int ListTrials(const QueryArgs& args) {
-  auto store = OpenExisting(args.db_path);
-  if (!store.ok()) return Fail(store.status());
-  absl::StatusOr<v1::Study> study = ResolveStudy(**store, args.study);
-  if (!study.ok()) return Fail(study.status());
-  absl::StatusOr<std::vector<v1::Trial>> trials =
-      (*store)->ListTrials(study->id());
-  if (!trials.ok()) return Fail(trials.status());
-  std::cout << (args.json ? ToJsonArray(*trials) + "\n"
-                          : TrialsTable(study->spec(), *trials));
+  absl::StatusOr<StudyWithTrials> loaded = LoadStudy(args);
+  if (!loaded.ok()) return Fail(loaded.status());
+  std::cout << (args.json ? ToJsonArray(loaded->trials) + "\n"
+                          : TrialsTable(loaded->study.spec(), loaded->trials));
   return kExitOk;
 }
 
 int ShowBest(const QueryArgs& args) {
-  auto store = OpenExisting(args.db_path);
-  if (!store.ok()) return Fail(store.status());
-  absl::StatusOr<v1::Study> study = ResolveStudy(**store, args.study);
-  if (!study.ok()) return Fail(study.status());
-  absl::StatusOr<std::vector<v1::Trial>> trials =
-      (*store)->ListTrials(study->id());
-  if (!trials.ok()) return Fail(trials.status());
+  absl::StatusOr<StudyWithTrials> loaded = LoadStudy(args);
+  if (!loaded.ok()) return Fail(loaded.status());
   const controller::StudySummary summary =
-      controller::Summarize(study->spec().objective(), *trials);
-  if (args.json) {
-    if (!summary.best.has_value()) {
-      std::cerr << "study " << study->name()
-                << " has no successful trial yet\n";
-      return kExitBadInput;
-    }
-    std::cout << ToJson(*summary.best) << "\n";
-    return kExitOk;
+      controller::Summarize(loaded->study.spec().objective(), loaded->trials);
+  if (!summary.best.has_value()) {
+    std::cerr << "study " << loaded->study.name()
+              << " has no successful trial yet\n";
+    return kExitBadInput;
   }
-  std::cout << StudyReport(*study, summary);
-  return summary.best.has_value() ? kExitOk : kExitBadInput;
+  std::cout << (args.json ? ToJson(*summary.best) + "\n"
+                          : StudyReport(loaded->study, summary));
+  return kExitOk;
+}
+
+int Submit(const SubmitArgs& args) {
+  std::ifstream in(args.yaml_path, std::ios::binary);
+  if (!in) {
+    std::cerr << args.yaml_path << ": cannot read the file\n";
+    return kExitBadInput;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::unique_ptr<StudySource>> source =
+      OpenStudySource(args.target);
+  if (!source.ok()) return Fail(source.status());
+  const std::string base_dir =
+      std::filesystem::absolute(args.yaml_path).parent_path().string();
+  absl::StatusOr<v1::Study> study = (*source)->Submit(text.str(), base_dir);
+  if (!study.ok()) {
+    // Validation errors come one per line, each naming its field and line.
+    std::cerr << args.yaml_path << ": ";
+    return Fail(study.status());
+  }
+  if (args.json) {
+    std::cout << ToJson(*study) << "\n";
+  } else {
+    std::cout << "submitted study " << study->name() << " ("
+              << StateName(study->state()) << ")\n";
+  }
+  return kExitOk;
+}
+
+int StopStudy(const QueryArgs& args) {
+  absl::StatusOr<std::unique_ptr<StudySource>> source =
+      OpenStudySource(args.target);
+  if (!source.ok()) return Fail(source.status());
+  absl::StatusOr<v1::Study> study = (*source)->Stop(args.study);
+  if (!study.ok()) return Fail(study.status());
+  if (args.json) {
+    std::cout << ToJson(*study) << "\n";
+  } else {
+    std::cout << "study " << study->name() << ": " << StateName(study->state())
+              << "\n";
+  }
+  return kExitOk;
 }
 
 }  // namespace vernier::cli

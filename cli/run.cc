@@ -7,15 +7,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/serving.h"
 #include "controller/study_controller.h"
+#include "controller/study_manager.h"
 #include "controller/study_yaml.h"
 #include "storage/sqlite_store.h"
-#include "trial-runner/local/local_executor.h"
 
 namespace vernier::cli {
 namespace {
@@ -61,6 +63,7 @@ class ProgressPrinter {
   ProgressPrinter() : interactive_(isatty(STDOUT_FILENO) == 1) {}
 
   void OnProgress(const controller::StudyProgress& progress) {
+    std::lock_guard<std::mutex> lock(mutex_);
     const std::string line = ProgressLine(progress);
     if (interactive_) {
       std::printf("\r\033[K%s", line.c_str());
@@ -78,6 +81,7 @@ class ProgressPrinter {
 
   // Prints a whole line above the status line.
   void Print(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
     if (interactive_ && status_shown_) std::printf("\r\033[K");
     std::printf("%s\n", line.c_str());
     status_shown_ = false;
@@ -86,48 +90,9 @@ class ProgressPrinter {
 
  private:
   const bool interactive_;
+  std::mutex mutex_;  // the loop thread and the signal thread both print
   bool status_shown_ = false;
   int last_finished_ = -1;
-};
-
-// Turns SIGINT/SIGTERM into a clean stop of the study; a second one quits at
-// once (the workers die with their parent through PR_SET_PDEATHSIG).
-// The signals must be blocked in every thread, so construct it before any
-// other thread starts.
-class StopOnSignal {
- public:
-  StopOnSignal() {
-    sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
-  }
-
-  void Start(controller::StudyController* controller,
-             ProgressPrinter* printer) {
-    thread_ = std::thread([this, controller, printer] {
-      int received = 0;
-      const timespec poll = {0, 200'000'000};
-      while (!done_) {
-        if (sigtimedwait(&signals_, nullptr, &poll) < 0) continue;
-        if (++received > 1) _exit(130);
-        printer->Print(
-            "stopping: running trials are stopped and will run "
-            "again on resume (press Ctrl-C again to quit at once)");
-        controller->RequestStop();
-      }
-    });
-  }
-
-  ~StopOnSignal() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  sigset_t signals_;
-  std::atomic<bool> done_ = false;
-  std::thread thread_;
 };
 
 int ExitStatusOf(const v1::Study& study) {
@@ -149,7 +114,7 @@ int Validate(const std::string& yaml_path) {
 }
 
 int Run(const RunArgs& args) {
-  StopOnSignal stop_on_signal;
+  SignalWatcher signals;
   std::string yaml_text;
   std::optional<controller::LoadedStudy> loaded =
       LoadStudyFile(args.yaml_path, &yaml_text);
@@ -162,72 +127,82 @@ int Run(const RunArgs& args) {
               << "\n";
     return kExitError;
   }
-  absl::StatusOr<v1::Study> study =
-      controller::CreateOrResumeStudy(store->get(), loaded->spec, yaml_text);
-  if (!study.ok()) {
-    std::cerr << study.status().message() << "\n";
-    return absl::IsFailedPrecondition(study.status()) ? kExitBadInput
-                                                      : kExitError;
-  }
-
+  absl::StatusOr<v1::Study> existing = (*store)->FindStudy(loaded->spec.name());
   ProgressPrinter printer;
-  absl::StatusOr<std::vector<v1::Trial>> existing =
-      (*store)->ListTrials(study->id());
-  if (study->state() == v1::Study::DONE ||
-      study->state() == v1::Study::FAILED) {
-    printer.Print("study " + study->name() + " has already ended:");
-    std::cout << StudyReport(
-        *study,
-        controller::Summarize(study->spec().objective(),
-                              existing.value_or(std::vector<v1::Trial>{})));
-    return ExitStatusOf(*study);
-  }
-  if (existing.ok() && !existing->empty()) {
-    printer.Print("resuming study " + study->name() + " (" +
-                  std::to_string(existing->size()) + " trials so far)");
-  } else {
-    printer.Print("running study " + study->name() + " (database " +
-                  fs::absolute(args.db_path).string() + ")");
+  if (existing.ok()) {
+    if (absl::Status same = controller::CheckSameSpec(*existing, loaded->spec);
+        !same.ok()) {
+      std::cerr << same.message() << "\n";
+      return kExitBadInput;
+    }
+    absl::StatusOr<std::vector<v1::Trial>> trials =
+        (*store)->ListTrials(existing->id());
+    const bool ended = existing->state() == v1::Study::DONE ||
+                       existing->state() == v1::Study::FAILED;
+    if (ended && trials.ok()) {
+      printer.Print("study " + existing->name() + " has already ended:");
+      std::cout << StudyReport(
+          *existing,
+          controller::Summarize(existing->spec().objective(), *trials));
+      return ExitStatusOf(*existing);
+    }
+    printer.Print("resuming study " + existing->name() + " (" +
+                  std::to_string(trials.ok() ? trials->size() : 0) +
+                  " trials so far)");
   }
 
-  controller::StudyController* controller_ptr = nullptr;
-  std::unique_ptr<trial_runner::Executor> executor =
-      trial_runner::NewLocalExecutor(
-          [&controller_ptr](trial_runner::ExecutorEvent event) {
-            controller_ptr->OnExecutorEvent(std::move(event));
-          });
-  const v1::StudySpec spec = study->spec();
-  controller::StudyControllerOptions options{
-      .log_dir =
-          (fs::absolute(args.db_path).parent_path() / "vernier-logs").string(),
+  const v1::StudySpec spec = loaded->spec;
+  controller::StudyManagerOptions options{
       .on_progress =
           [&printer](const controller::StudyProgress& progress) {
             printer.OnProgress(progress);
           },
       .on_trial_finished =
-          [&printer, &spec](const v1::Trial& trial) {
+          [&printer, &spec](const v1::Study&, const v1::Trial& trial) {
             printer.OnTrialFinished(spec, trial);
           },
   };
-  absl::StatusOr<std::unique_ptr<controller::StudyController>> controller =
-      controller::StudyController::Create(store->get(), executor.get(),
-                                          study->id(), std::move(options));
-  if (!controller.ok()) {
-    std::cerr << controller.status().message() << "\n";
+  // The trials' own endpoint: loopback, any free port.
+  server::GrpcServerOptions grpc{.address = "127.0.0.1:0"};
+  absl::StatusOr<Serving> serving =
+      StartServing(store->get(), args.db_path, grpc, std::move(options));
+  if (!serving.ok()) {
+    std::cerr << serving.status().message() << "\n";
     return kExitError;
   }
-  controller_ptr = controller->get();
-  stop_on_signal.Start(controller_ptr, &printer);
+  absl::StatusOr<v1::Study> study =
+      serving->manager->StartStudy(spec, yaml_text, /*resume_existing=*/true);
+  if (!study.ok()) {
+    serving->Shutdown();
+    std::cerr << study.status().message() << "\n";
+    return absl::IsFailedPrecondition(study.status()) ? kExitBadInput
+                                                      : kExitError;
+  }
+  if (!existing.ok()) {
+    printer.Print("running study " + study->name() + " (database " +
+                  fs::absolute(args.db_path).string() + ", trials report to " +
+                  serving->server->address() + ")");
+  }
+  signals.Start([&](int count) {
+    // A second signal quits at once; workers die with us (PR_SET_PDEATHSIG).
+    if (count > 1) _exit(130);
+    printer.Print(
+        "stopping: running trials are stopped and will run again on "
+        "resume (press Ctrl-C again to quit at once)");
+    (void)serving->manager->StopStudy(spec.name());
+  });
 
-  absl::StatusOr<v1::Study> result = (*controller)->Run();
-  executor->Shutdown();
+  absl::StatusOr<v1::Study> result =
+      serving->manager->WaitForStudy(spec.name());
+  signals.Stop();
+  serving->Shutdown();
   if (!result.ok()) {
-    printer.Print("study " + study->name() + " stopped by an error: " +
+    printer.Print("study " + spec.name() + " stopped by an error: " +
                   std::string(result.status().message()));
     return kExitError;
   }
   absl::StatusOr<std::vector<v1::Trial>> trials =
-      (*store)->ListTrials(study->id());
+      (*store)->ListTrials(result->id());
   printer.Print("");
   std::cout << StudyReport(
       *result,

@@ -843,6 +843,7 @@ absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
       .seed = study->seed(),
       .seed_given = study->spec().algorithm().has_seed(),
       .settings = study->spec().algorithm().settings(),
+      .spec = study->spec(),
   };
   absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> algorithm =
       algorithms::CreateAlgorithm(study->spec().algorithm().name(), context);
@@ -852,21 +853,26 @@ absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
       std::move(options));
 }
 
+absl::Status CheckSameSpec(const v1::Study& existing,
+                           const v1::StudySpec& spec) {
+  google::protobuf::util::MessageDifferencer differencer;
+  std::string differences;
+  differencer.ReportDifferencesToString(&differences);
+  if (differencer.Compare(existing.spec(), spec)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "study '", spec.name(),
+      "' already exists in this database with a different spec; use "
+      "another name or database to start a new study. Differences:\n",
+      differences));
+}
+
 absl::StatusOr<v1::Study> CreateOrResumeStudy(storage::Store* store,
                                               const v1::StudySpec& spec,
                                               const std::string& yaml_text) {
   absl::StatusOr<v1::Study> existing = store->FindStudy(spec.name());
   if (existing.ok()) {
-    google::protobuf::util::MessageDifferencer differencer;
-    std::string differences;
-    differencer.ReportDifferencesToString(&differences);
-    if (!differencer.Compare(existing->spec(), spec)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "study '", spec.name(),
-          "' already exists in this database with a different spec; use "
-          "another name or database to start a new study. Differences:\n",
-          differences));
-    }
+    if (absl::Status same = CheckSameSpec(*existing, spec); !same.ok())
+      return same;
     return existing;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();

@@ -118,6 +118,11 @@ class StudyController {
 // drawn seed when the spec has none). An existing study is returned only if
 // its spec equals `spec`; otherwise FAILED_PRECONDITION names the fields that
 // differ, since resuming it under other rules would mix two experiments.
+// OK when `existing` was made from `spec`; else the FAILED_PRECONDITION of
+// CreateOrResumeStudy.
+absl::Status CheckSameSpec(const v1::Study& existing,
+                           const v1::StudySpec& spec);
+
 absl::StatusOr<v1::Study> CreateOrResumeStudy(storage::Store* store,
                                               const v1::StudySpec& spec,
                                               const std::string& yaml_text);

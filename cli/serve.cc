@@ -1,0 +1,74 @@
+// `vernier serve`: a long-lived server with many studies.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/synchronization/notification.h"
+#include "cli/commands.h"
+#include "cli/serving.h"
+#include "spdlog/spdlog.h"
+#include "storage/sqlite_store.h"
+
+namespace vernier::cli {
+
+int Serve(const ServeArgs& args) {
+  SignalWatcher signals;
+  server::GrpcServerOptions grpc{.address = args.grpc_address,
+                                 .tls_cert_file = args.tls_cert_file,
+                                 .tls_key_file = args.tls_key_file};
+  if (!args.admin_token_file.empty()) {
+    std::ifstream in(args.admin_token_file);
+    std::stringstream token;
+    token << in.rdbuf();
+    grpc.admin_token = std::string(absl::StripAsciiWhitespace(token.str()));
+    if (!in || grpc.admin_token.empty()) {
+      std::cerr << "--admin-token-file: " << args.admin_token_file
+                << " cannot be read or is empty\n";
+      return kExitBadInput;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenSqliteStore(args.db_path);
+  if (!store.ok()) {
+    std::cerr << "cannot open the database: " << store.status().message()
+              << "\n";
+    return kExitError;
+  }
+  absl::StatusOr<Serving> serving = StartServing(
+      store->get(), args.db_path, grpc,
+      controller::StudyManagerOptions{
+          .on_trial_finished = [](const v1::Study& study,
+                                  const v1::Trial& trial) {
+            spdlog::info("study {}: trial {} {}", study.name(), trial.number(),
+                         v1::Trial::State_Name(trial.state()));
+          }});
+  if (!serving.ok()) {
+    std::cerr << serving.status().message() << "\n";
+    return kExitError;
+  }
+  if (absl::Status resumed = serving->manager->ResumeActiveStudies();
+      !resumed.ok()) {
+    std::cerr << "cannot resume the studies: " << resumed.message() << "\n";
+    serving->Shutdown();
+    return kExitError;
+  }
+  std::cout << "vernier serving gRPC on " << serving->server->address()
+            << (serving->server->tls() ? " (TLS)" : "") << ", database "
+            << std::filesystem::absolute(args.db_path).string() << std::endl;
+
+  absl::Notification stop;
+  signals.Start([&stop](int count) {
+    if (count > 1) _exit(130);
+    if (!stop.HasBeenNotified()) stop.Notify();
+  });
+  stop.WaitForNotification();
+  std::cout << "shutting down: running trials stop and resume with the server"
+            << std::endl;
+  signals.Stop();
+  serving->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace vernier::cli

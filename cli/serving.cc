@@ -1,0 +1,92 @@
+#include "cli/serving.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "algorithms/external/external_algorithm.h"
+#include "trial-runner/local/local_executor.h"
+
+namespace vernier::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The Python client the build puts beside the binary (build/python), if any.
+std::string BundledPythonClient() {
+  std::error_code error;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", error);
+  if (error) return "";
+  const fs::path client = exe.parent_path() / "python";
+  return fs::exists(client / "vernier" / "__init__.py") ? client.string() : "";
+}
+
+// Where local trials reach a server bound to `address` (a wildcard host
+// becomes loopback).
+std::string LocalEndpoint(const std::string& address, int port) {
+  if (absl::StartsWith(address, "0.0.0.0:") ||
+      absl::StartsWith(address, "[::]:")) {
+    return absl::StrCat("127.0.0.1:", port);
+  }
+  return address;
+}
+
+}  // namespace
+
+SignalWatcher::SignalWatcher() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+}
+
+SignalWatcher::~SignalWatcher() { Stop(); }
+
+void SignalWatcher::Stop() {
+  done_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void SignalWatcher::Start(std::function<void(int count)> on_signal) {
+  thread_ = std::thread([this, on_signal = std::move(on_signal)] {
+    int received = 0;
+    const timespec poll = {0, 200'000'000};
+    while (!done_) {
+      if (sigtimedwait(&signals_, nullptr, &poll) < 0) continue;
+      on_signal(++received);
+    }
+  });
+}
+
+void Serving::Shutdown() {
+  if (server != nullptr) server->Shutdown(absl::Seconds(5));
+  if (manager != nullptr) manager->Shutdown();
+}
+
+absl::StatusOr<Serving> StartServing(storage::Store* store,
+                                     const std::string& db_path,
+                                     const server::GrpcServerOptions& grpc,
+                                     controller::StudyManagerOptions options) {
+  algorithms::RegisterExternalAlgorithm();
+  options.log_dir =
+      (fs::absolute(db_path).parent_path() / "vernier-logs").string();
+  options.python_client_path = BundledPythonClient();
+  Serving serving;
+  serving.manager = controller::StudyManager::Create(
+      store,
+      [](trial_runner::ExecutorEventSink sink) {
+        return trial_runner::NewLocalExecutor(std::move(sink));
+      },
+      std::move(options));
+  absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
+      server::GrpcServer::Start(grpc, serving.manager.get(), store);
+  if (!server.ok()) return server.status();
+  serving.server = *std::move(server);
+  serving.manager->SetReportEndpoint(
+      LocalEndpoint(serving.server->address(), serving.server->port()));
+  return serving;
+}
+
+}  // namespace vernier::cli

@@ -1,0 +1,61 @@
+// What `vernier run` and `vernier serve` share: turning SIGINT/SIGTERM into a
+// clean stop, and bringing up the manager with its gRPC endpoint.
+#ifndef VERNIER_CLI_SERVING_H_
+#define VERNIER_CLI_SERVING_H_
+
+#include <atomic>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "controller/study_manager.h"
+#include "server/grpc_server.h"
+#include "storage/store.h"
+
+namespace vernier::cli {
+
+// Calls a handler for each SIGINT or SIGTERM, on a thread of its own. The
+// signals are blocked in every thread, so construct it before any other
+// thread starts.
+class SignalWatcher {
+ public:
+  SignalWatcher();
+  ~SignalWatcher();
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  // `on_signal` gets how many signals have arrived so far (1 for the first).
+  void Start(std::function<void(int count)> on_signal);
+  // Stops watching (a handler running is waited for); signals stay blocked.
+  void Stop();
+
+ private:
+  sigset_t signals_;
+  std::atomic<bool> done_ = false;
+  std::thread thread_;
+};
+
+// A manager whose local trials report to a gRPC server of the same process.
+struct Serving {
+  std::unique_ptr<controller::StudyManager> manager;
+  std::unique_ptr<server::GrpcServer> server;
+
+  // Stops taking calls, then stops every study's workers.
+  void Shutdown();
+};
+
+// Starts the gRPC server on `grpc` options and a manager whose trials log
+// beside the database at `db_path`, report to that server and find the
+// bundled Python client on their PYTHONPATH. Registers the plug-in
+// algorithm. `options` gives the progress callbacks.
+absl::StatusOr<Serving> StartServing(storage::Store* store,
+                                     const std::string& db_path,
+                                     const server::GrpcServerOptions& grpc,
+                                     controller::StudyManagerOptions options);
+
+}  // namespace vernier::cli
+
+#endif  // VERNIER_CLI_SERVING_H_
