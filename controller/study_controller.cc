@@ -17,197 +17,21 @@
 #include "algorithms/algorithm.h"
 #include "controller/event_queue.h"
 #include "controller/proto_time.h"
+#include "controller/study_controller_impl.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "spdlog/spdlog.h"
 #include "trial-runner/params_template.h"
 
 namespace vernier::controller {
+namespace internal {
 namespace {
-
-using trial_runner::ExecutorEvent;
-using trial_runner::MetricsObserved;
-using trial_runner::WorkerExited;
-using trial_runner::WorkerStarted;
-
-constexpr absl::Duration kDefaultStopGrace = absl::Seconds(10);
-
-struct StopRequested {};
-struct ShutdownRequested {};
-
-// The algorithm's answer to one Suggest call.
-struct SuggestionsReady {
-  absl::StatusOr<std::vector<algorithms::Assignment>> assignments;
-  int requested = 0;
-};
-
-struct MeasurementReported {
-  int64_t trial_id = 0;
-  v1::Measurement measurement;
-};
-
-struct FinishRequested {
-  int64_t trial_id = 0;
-  std::map<std::string, double> metrics;
-  std::function<void(absl::Status)> done;
-};
-
-// Ask/tell.
-struct AskRequested {
-  int count = 0;
-  std::string client_id;
-  std::function<void(absl::StatusOr<std::vector<v1::Trial>>)> done;
-};
-
-struct TellRequested {
-  int64_t trial_id = 0;
-  std::map<std::string, double> metrics;
-  bool infeasible = false;
-  std::string infeasible_reason;
-  std::function<void(absl::StatusOr<v1::Trial>)> done;
-};
-
-using Event = std::variant<ExecutorEvent, StopRequested, ShutdownRequested,
-                           SuggestionsReady, MeasurementReported,
-                           FinishRequested, AskRequested, TellRequested>;
-
-// Why running workers are being stopped, which decides what their trials
-// become once they exit.
-enum class Ending {
-  kNone,
-  kUserStop,  // trials go back to PENDING; the study ends STOPPED
-  kShutdown,  // trials go back to PENDING; the study stays ACTIVE
-  kStudyEnd,  // trials end STOPPED; the study ends DONE or FAILED
-};
 
 std::string SignalName(int signal) {
   const char* name = sigabbrev_np(signal);
   return name != nullptr ? absl::StrCat("SIG", name) : absl::StrCat(signal);
 }
 
-class StudyControllerImpl final : public StudyController {
- public:
-  StudyControllerImpl(storage::Store* store, trial_runner::Executor* executor,
-                      v1::Study study,
-                      std::unique_ptr<algorithms::Algorithm> algorithm,
-                      StudyControllerOptions options)
-      : store_(store),
-        executor_(executor),
-        options_(std::move(options)),
-        study_(std::move(study)),
-        algorithm_(std::move(algorithm)) {}
-
-  ~StudyControllerImpl() override {
-    if (suggest_thread_.joinable()) suggest_thread_.join();
-  }
-
-  void RequestStop() override { events_.Post(StopRequested{}); }
-  void Shutdown() override { events_.Post(ShutdownRequested{}); }
-
-  void OnExecutorEvent(ExecutorEvent event) override {
-    events_.Post(std::move(event));
-  }
-
-  void OnMeasurementReported(int64_t trial_id,
-                             v1::Measurement measurement) override {
-    events_.Post(MeasurementReported{trial_id, std::move(measurement)});
-  }
-
-  void FinishTrial(int64_t trial_id, std::map<std::string, double> metrics,
-                   std::function<void(absl::Status)> done) override {
-    events_.Post(
-        FinishRequested{trial_id, std::move(metrics), std::move(done)});
-  }
-
-  void SuggestTrials(int count, std::string client_id,
-                     std::function<void(absl::StatusOr<std::vector<v1::Trial>>)>
-                         done) override {
-    events_.Post(AskRequested{count, std::move(client_id), std::move(done)});
-  }
-
-  void CompleteTrial(
-      int64_t trial_id, std::map<std::string, double> metrics, bool infeasible,
-      std::string infeasible_reason,
-      std::function<void(absl::StatusOr<v1::Trial>)> done) override {
-    events_.Post(TellRequested{trial_id, std::move(metrics), infeasible,
-                               std::move(infeasible_reason), std::move(done)});
-  }
-
-  absl::StatusOr<v1::Study> Run() override;
-
- private:
-  const v1::StudySpec& spec() const { return study_.spec(); }
-  int parallel() const { return std::max(1, spec().trials().parallel()); }
-  bool ask_tell() const {
-    return spec().worker().kind() == v1::WorkerSpec::NONE;
-  }
-  absl::Duration stop_grace() const;
-
-  absl::Status Recover();
-  // Starts whatever can start now; ends the study when nothing can.
-  absl::Status Advance();
-  absl::Status Launch(v1::Trial& trial);
-  void RequestSuggestions(int count);
-
-  absl::Status Handle(Event event);
-  absl::Status Handle(const WorkerStarted& event);
-  absl::Status Handle(const MetricsObserved& event);
-  absl::Status Handle(const WorkerExited& event);
-  absl::Status Handle(SuggestionsReady event);
-  absl::Status Handle(const MeasurementReported& event);
-  absl::Status Handle(FinishRequested event);
-  absl::Status Handle(AskRequested event);
-  absl::Status Handle(TellRequested event);
-  absl::Status HandleStopRequest(Ending ending);
-
-  // Ask/tell: answers the oldest waiting ask when it can be answered now,
-  // asking the algorithm for more trials when needed.
-  absl::Status ServeAsks();
-  // Stops the study's running workers, telling them so through their next
-  // report too.
-  void StopRunningWorkers();
-  // After a fatal error: stops the workers and waits (boundedly) for them
-  // to exit, writing nothing, so none is left running unowned.
-  void AbandonWorkers();
-
-  // Decides the state of a trial whose worker ended by itself.
-  void Judge(v1::Trial& trial, const WorkerExited& event);
-  // Checks target, failure limit, trial count and exhaustion.
-  void CheckEndConditions();
-  void BeginEnding(Ending ending, v1::Study::State state,
-                   v1::Study::EndReason reason, std::string message);
-  absl::Status FinishStudy();
-
-  v1::Trial* FindTrial(int64_t trial_id);
-  std::vector<v1::Trial> Trials() const;
-  StudySummary Summary() const;
-  void ReportProgress();
-
-  storage::Store* const store_;
-  trial_runner::Executor* const executor_;
-  const StudyControllerOptions options_;
-  EventQueue<Event> events_;
-
-  // Everything below is owned by the loop thread (inside Run).
-  v1::Study study_;
-  std::unique_ptr<algorithms::Algorithm> algorithm_;  // used by suggest_thread_
-  std::map<int64_t, v1::Trial> trials_;               // by id
-  // Intermediate values seen in the current attempt of each running trial:
-  // the last one counts as final when a worker reports no final value.
-  std::map<int64_t, std::map<std::string, double>> last_intermediate_;
-  std::thread suggest_thread_;
-  bool suggesting_ = false;
-  std::deque<AskRequested> asks_;  // ask/tell requests, oldest first
-  // The oldest ask is waiting for suggestions asked for it.
-  bool asked_algorithm_ = false;
-  bool space_exhausted_ = false;
-  absl::Time started_at_;
-
-  Ending ending_ = Ending::kNone;
-  v1::Study::State end_state_ = v1::Study::ACTIVE;
-  v1::Study::EndReason end_reason_ = v1::Study::END_REASON_UNSPECIFIED;
-  std::string end_message_;
-  bool finished_ = false;
-};
+}  // namespace
 
 absl::Duration StudyControllerImpl::stop_grace() const {
   if (!spec().trials().has_stop_grace()) return kDefaultStopGrace;
@@ -641,97 +465,6 @@ absl::Status StudyControllerImpl::Handle(FinishRequested event) {
   return stored;
 }
 
-absl::Status StudyControllerImpl::Handle(AskRequested event) {
-  if (!ask_tell()) {
-    event.done(absl::FailedPreconditionError(absl::StrCat(
-        "study ", study_.name(),
-        " runs its own workers; ask/tell needs worker.kind none")));
-    return absl::OkStatus();
-  }
-  if (ending_ != Ending::kNone) {
-    event.done(absl::FailedPreconditionError(
-        absl::StrCat("study ", study_.name(), " is ending")));
-    return absl::OkStatus();
-  }
-  asks_.push_back(std::move(event));
-  return absl::OkStatus();
-}
-
-absl::Status StudyControllerImpl::ServeAsks() {
-  while (!asks_.empty() && !suggesting_) {
-    AskRequested& ask = asks_.front();
-    std::vector<v1::Trial> given;
-    for (const v1::Trial& trial : Trials()) {
-      if (static_cast<int>(given.size()) >= ask.count) break;
-      if (trial.state() == v1::Trial::RUNNING &&
-          trial.client_id() == ask.client_id) {
-        given.push_back(trial);
-      }
-    }
-    const int wanted = std::min(ask.count - static_cast<int>(given.size()),
-                                spec().trials().max() - Summary().created);
-    // Ask the algorithm once for what is missing; this ask is answered when
-    // the suggestions arrive (as trials handed to its client).
-    if (wanted > 0 && !space_exhausted_ && !asked_algorithm_) {
-      asked_algorithm_ = true;
-      RequestSuggestions(wanted);
-      return absl::OkStatus();
-    }
-    asked_algorithm_ = false;
-    ask.done(std::move(given));
-    asks_.pop_front();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status StudyControllerImpl::Handle(TellRequested event) {
-  v1::Trial* trial = FindTrial(event.trial_id);
-  if (trial == nullptr) {
-    event.done(absl::NotFoundError(absl::StrCat(
-        "study ", study_.name(), " has no trial with id ", event.trial_id)));
-    return absl::OkStatus();
-  }
-  if (trial->state() != v1::Trial::RUNNING) {
-    event.done(absl::FailedPreconditionError(
-        absl::StrCat("trial ", trial->number(), " has already ended (",
-                     v1::Trial::State_Name(trial->state()), ")")));
-    return absl::OkStatus();
-  }
-  const std::string& metric = spec().objective().metric();
-  if (!event.infeasible && !event.metrics.contains(metric)) {
-    event.done(absl::InvalidArgumentError(
-        absl::StrCat("metrics: the objective '", metric,
-                     "' is missing (or mark the trial infeasible)")));
-    return absl::OkStatus();
-  }
-  for (const auto& [name, value] : event.metrics) {
-    (*trial->mutable_final_metrics())[name] = value;
-  }
-  *trial->mutable_end_time() = ToProto(options_.now());
-  if (event.infeasible) {
-    trial->set_state(v1::Trial::INFEASIBLE);
-    trial->set_state_message(event.infeasible_reason.empty()
-                                 ? "marked infeasible by its client"
-                                 : event.infeasible_reason);
-  } else {
-    const double objective = event.metrics.at(metric);
-    trial->set_objective(objective);
-    trial->set_state(std::isfinite(objective) ? v1::Trial::SUCCEEDED
-                                              : v1::Trial::INFEASIBLE);
-    if (!std::isfinite(objective)) {
-      trial->set_state_message(absl::StrCat(metric, " is not finite"));
-    }
-  }
-  if (absl::Status s = store_->UpdateTrial(*trial); !s.ok()) {
-    event.done(s);
-    return s;
-  }
-  event.done(*trial);
-  if (options_.on_trial_finished) options_.on_trial_finished(*trial);
-  CheckEndConditions();
-  return absl::OkStatus();
-}
-
 void StudyControllerImpl::CheckEndConditions() {
   if (ending_ != Ending::kNone) return;
   const StudySummary summary = Summary();
@@ -827,7 +560,9 @@ void StudyControllerImpl::ReportProgress() {
       StudyProgress{study_, Summary(), options_.now() - started_at_});
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::StudyControllerImpl;
 
 absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
     storage::Store* store, trial_runner::Executor* executor, int64_t study_id,
