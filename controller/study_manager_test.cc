@@ -185,7 +185,9 @@ TEST_F(StudyManagerTest, StoppingAStudyAnswersShouldStopAndEndsIt) {
   });
   stopper.join();
   // Its workers were stopped; their trials wait for a resume.
-  for (const v1::Trial& trial : *store_->ListTrials(1)) {
+  const std::vector<v1::Trial> trials = store_->ListTrials(1).value();
+  ASSERT_FALSE(trials.empty());
+  for (const v1::Trial& trial : trials) {
     EXPECT_EQ(trial.state(), v1::Trial::PENDING);
   }
 }
