@@ -2,6 +2,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "algorithms/external/external_algorithm.h"
 #include "cli/commands.h"
 #include "spdlog/spdlog.h"
 
@@ -103,6 +104,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug : quiet);
   spdlog::set_pattern("%^%l%$: %v");
 
+  // Every subcommand that reads a study must know every algorithm's name.
+  vernier::algorithms::RegisterExternalAlgorithm();
   if (run->parsed()) return cli::Run(run_args);
   if (validate->parsed()) return cli::Validate(validate_path);
   if (serve->parsed()) return cli::Serve(serve_args);

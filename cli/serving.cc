@@ -6,7 +6,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "algorithms/external/external_algorithm.h"
 #include "trial-runner/local/local_executor.h"
 
 namespace vernier::cli {
@@ -69,10 +68,14 @@ absl::StatusOr<Serving> StartServing(storage::Store* store,
                                      const std::string& db_path,
                                      const server::GrpcServerOptions& grpc,
                                      controller::StudyManagerOptions options) {
-  algorithms::RegisterExternalAlgorithm();
   options.log_dir =
       (fs::absolute(db_path).parent_path() / "vernier-logs").string();
   options.python_client_path = BundledPythonClient();
+  if (!grpc.tls_cert_file.empty()) {
+    // Trials trust the server's own certificate (enough for a self-signed
+    // one; a CA-signed one chains to roots the client trusts anyway).
+    options.report_tls_ca = fs::absolute(grpc.tls_cert_file).string();
+  }
   Serving serving;
   serving.manager = controller::StudyManager::Create(
       store,

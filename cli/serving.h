@@ -49,8 +49,8 @@ struct Serving {
 
 // Starts the gRPC server on `grpc` options and a manager whose trials log
 // beside the database at `db_path`, report to that server and find the
-// bundled Python client on their PYTHONPATH. Registers the plug-in
-// algorithm. `options` gives the progress callbacks.
+// bundled Python client on their PYTHONPATH (and, with TLS, the server's
+// certificate as VERNIER_TLS_CA). `options` gives the progress callbacks.
 absl::StatusOr<Serving> StartServing(storage::Store* store,
                                      const std::string& db_path,
                                      const server::GrpcServerOptions& grpc,

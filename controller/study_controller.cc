@@ -198,6 +198,9 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
     token = NewTrialToken();
     launch.env["VERNIER_ENDPOINT"] = options_.report_endpoint;
     launch.env["VERNIER_TOKEN"] = token;
+    if (!options_.report_tls_ca.empty()) {
+      launch.env["VERNIER_TLS_CA"] = options_.report_tls_ca;
+    }
   }
   launch.working_dir = spec().worker().working_dir();
   const std::filesystem::path log_dir =

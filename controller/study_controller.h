@@ -54,6 +54,7 @@ struct StudyControllerOptions {
   // Where workers report (VERNIER_ENDPOINT), and the registry that checks
   // their tokens. Without a registry, workers get no endpoint or token.
   std::string report_endpoint;
+  std::string report_tls_ca;  // VERNIER_TLS_CA when not empty
   TrialRegistry* registry = nullptr;
   // Prepended to each worker's PYTHONPATH (the bundled Python client).
   std::string python_client_path;

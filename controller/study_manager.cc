@@ -254,6 +254,7 @@ class StudyManagerImpl final : public StudyManager {
     }
     options.log_dir = options_.log_dir;
     options.python_client_path = options_.python_client_path;
+    options.report_tls_ca = options_.report_tls_ca;
     options.registry = &registry_;
     options.now = options_.now;
     options.on_progress = options_.on_progress;

@@ -37,6 +37,8 @@ struct StudyManagerOptions {
   // The gRPC address trials report to (VERNIER_ENDPOINT); empty when the
   // process serves none.
   std::string report_endpoint;
+  // When the endpoint speaks TLS: the PEM file trials trust (VERNIER_TLS_CA).
+  std::string report_tls_ca;
   // Prepended to each local trial's PYTHONPATH so `import vernier` works
   // with no set-up; empty for none.
   std::string python_client_path;

@@ -161,7 +161,8 @@ TEST_F(StudyManagerTest, WorkersReportWithTheirOwnTokensOnly) {
   ASSERT_TRUE(finished.ok()) << finished;
   executor_->Exit(first.trial_id, WorkerExited{.exit_code = 0});
   // The last intermediate value counts when no final value comes.
-  ASSERT_TRUE(Report(second.trial_id, second.env.at("VERNIER_TOKEN"), 3, 0.75).ok());
+  ASSERT_TRUE(
+      Report(second.trial_id, second.env.at("VERNIER_TOKEN"), 3, 0.75).ok());
   executor_->Exit(second.trial_id, WorkerExited{.exit_code = 0});
 
   absl::StatusOr<v1::Study> done = manager_->WaitForStudy("pushed");
@@ -241,21 +242,23 @@ TEST_F(StudyManagerTest, AskTellHandsBackUnfinishedTrialsToTheSameClient) {
   auto last = suggest(3, "a");
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->size(), 1u);
-  for (const v1::Trial& trial : *other) ASSERT_TRUE(complete(trial.id(), {{"loss", 1}}, false).ok());
+  for (const v1::Trial& trial : *other)
+    ASSERT_TRUE(complete(trial.id(), {{"loss", 1}}, false).ok());
   ASSERT_TRUE(complete((*last)[0].id(), {{"loss", NAN}}, false).ok());
   absl::StatusOr<v1::Study> study = manager_->WaitForStudy("asked");
   ASSERT_TRUE(study.ok());
   EXPECT_EQ(study->state(), v1::Study::DONE);
-  EXPECT_EQ(suggest(1, "a").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(suggest(1, "a").status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(StudyManagerTest, AskTellIsRefusedForStudiesWithWorkers) {
   Start(kWorkerStudy);
-  auto result = Await<absl::StatusOr<std::vector<v1::Trial>>>([&](auto done) {
-    manager_->SuggestTrials("pushed", 1, "a", done);
-  });
+  auto result = Await<absl::StatusOr<std::vector<v1::Trial>>>(
+      [&](auto done) { manager_->SuggestTrials("pushed", 1, "a", done); });
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("worker.kind none"));
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("worker.kind none"));
 }
 
 }  // namespace
