@@ -160,11 +160,18 @@ class StudyManagerImpl final : public StudyManager {
     return running->result;
   }
 
-  absl::StatusOr<v1::Trial> GetTrialForWorker(
+  absl::StatusOr<WorkerTrial> GetTrialForWorker(
       int64_t trial_id, absl::string_view token) override {
     absl::StatusOr<TrialRegistry::Entry> entry = CheckWorker(trial_id, token);
     if (!entry.ok()) return entry.status();
-    return store_->GetTrial(trial_id);
+    absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
+    if (!trial.ok()) return trial.status();
+    absl::StatusOr<v1::Study> study = store_->GetStudy(trial->study_id());
+    if (!study.ok()) return study.status();
+    WorkerTrial answer{.trial = *std::move(trial)};
+    answer.parameters.assign(study->spec().parameters().begin(),
+                             study->spec().parameters().end());
+    return answer;
   }
 
   void ReportMeasurement(

@@ -48,6 +48,13 @@ struct StudyManagerOptions {
   std::function<absl::Time()> now = absl::Now;
 };
 
+// What training code learns of its trial: the trial, and its study's
+// parameter specs (in the spec's order), which say how to read each value.
+struct WorkerTrial {
+  v1::Trial trial;
+  std::vector<v1::ParameterSpec> parameters;
+};
+
 // Builds the executor that runs local workers, given where its events go.
 using ExecutorFactory = std::function<std::unique_ptr<trial_runner::Executor>(
     trial_runner::ExecutorEventSink sink)>;
@@ -89,8 +96,8 @@ class StudyManager {
   // PERMISSION_DENIED for a wrong token, NOT_FOUND for an unknown trial,
   // FAILED_PRECONDITION for a trial that is not running.
 
-  // The trial, with its parameters.
-  virtual absl::StatusOr<v1::Trial> GetTrialForWorker(
+  // The trial, with its parameters, and its study's parameter specs.
+  virtual absl::StatusOr<WorkerTrial> GetTrialForWorker(
       int64_t trial_id, absl::string_view token) = 0;
 
   // Stores an intermediate measurement; `done` gets whether the trial

@@ -176,6 +176,40 @@ TEST_F(StudyManagerTest, WorkersReportWithTheirOwnTokensOnly) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(StudyManagerTest, WorkersGetTheirTrialWithTheStudysParameterSpecs) {
+  Start(R"(
+name: typed
+objective: {metric: loss, goal: minimize}
+parameters:
+  - {name: lr, type: double, min: 0.001, max: 1, scale: log}
+  - {name: batch, type: int, min: 16, max: 256}
+  - {name: kernel, type: categorical, values: [rbf, poly]}
+trials: {max: 1}
+worker: {command: ["train"], metrics: {collector: push}}
+)");
+  TrialLaunch launch = executor_->WaitForLaunch(0);
+  const std::string token = launch.env.at("VERNIER_TOKEN");
+
+  absl::StatusOr<WorkerTrial> got =
+      manager_->GetTrialForWorker(launch.trial_id, token);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->trial.id(), launch.trial_id);
+  EXPECT_EQ(got->trial.parameters().size(), 3);
+  ASSERT_EQ(got->parameters.size(), 3u);
+  EXPECT_EQ(got->parameters[0].name(), "lr");
+  EXPECT_EQ(got->parameters[0].type(), v1::ParameterSpec::DOUBLE);
+  EXPECT_EQ(got->parameters[1].name(), "batch");
+  EXPECT_EQ(got->parameters[1].type(), v1::ParameterSpec::INT);
+  EXPECT_EQ(got->parameters[2].type(), v1::ParameterSpec::CATEGORICAL);
+
+  EXPECT_EQ(
+      manager_->GetTrialForWorker(launch.trial_id, "guess").status().code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(manager_->GetTrialForWorker(987654, token).status().code(),
+            absl::StatusCode::kNotFound);
+  executor_->Exit(launch.trial_id, WorkerExited{.exit_code = 0});
+}
+
 TEST_F(StudyManagerTest, StoppingAStudyAnswersShouldStopAndEndsIt) {
   Start(kWorkerStudy);
   TrialLaunch first = executor_->WaitForLaunch(0);

@@ -347,19 +347,23 @@ class TrialServiceTest : public StudyServiceTest {
   int64_t trial_id_ = 0;
 };
 
-TEST_F(TrialServiceTest, GetTrialWithItsTokenGivesItsParameters) {
+TEST_F(TrialServiceTest, GetTrialWithItsTokenGivesItsParametersAndSpecs) {
   v1::GetTrialRequest request;
   request.set_trial_id(trial_id_);
-  v1::Trial trial;
-  ASSERT_TRUE(trial_->GetTrial(Context("secret").get(), request, &trial).ok());
-  EXPECT_EQ(trial.id(), trial_id_);
-  EXPECT_EQ(trial.parameters().at("x").number_value(), 0.25);
+  v1::GetTrialResponse response;
+  ASSERT_TRUE(
+      trial_->GetTrial(Context("secret").get(), request, &response).ok());
+  EXPECT_EQ(response.trial().id(), trial_id_);
+  EXPECT_EQ(response.trial().parameters().at("x").number_value(), 0.25);
+  ASSERT_THAT(response.parameters(), SizeIs(1));
+  EXPECT_EQ(response.parameters(0).name(), "x");
+  EXPECT_EQ(response.parameters(0).type(), v1::ParameterSpec::DOUBLE);
 }
 
 TEST_F(TrialServiceTest, CallsWithoutTheRightTokenAreRefused) {
   v1::GetTrialRequest request;
   request.set_trial_id(trial_id_);
-  v1::Trial trial;
+  v1::GetTrialResponse trial;
   grpc::Status status = trial_->GetTrial(Context().get(), request, &trial);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(status.error_message(), "missing trial token");
@@ -381,7 +385,7 @@ TEST_F(TrialServiceTest, CallsWithoutTheRightTokenAreRefused) {
 TEST_F(TrialServiceTest, UnknownTrialIsNotFound) {
   v1::GetTrialRequest request;
   request.set_trial_id(trial_id_ + 1000);
-  v1::Trial trial;
+  v1::GetTrialResponse trial;
   EXPECT_EQ(
       trial_->GetTrial(Context("secret").get(), request, &trial).error_code(),
       grpc::StatusCode::NOT_FOUND);
@@ -449,10 +453,10 @@ TEST_F(TrialServiceTest, FinishTrialRecordsTheFinalMetrics) {
 
   v1::GetTrialRequest get;
   get.set_trial_id(trial_id_);
-  v1::Trial trial;
-  ASSERT_TRUE(trial_->GetTrial(Context("secret").get(), get, &trial).ok());
-  EXPECT_EQ(trial.state(), v1::Trial::SUCCEEDED);
-  EXPECT_EQ(trial.final_metrics().at("loss"), 0.125);
+  v1::GetTrialResponse got;
+  ASSERT_TRUE(trial_->GetTrial(Context("secret").get(), get, &got).ok());
+  EXPECT_EQ(got.trial().state(), v1::Trial::SUCCEEDED);
+  EXPECT_EQ(got.trial().final_metrics().at("loss"), 0.125);
 
   EXPECT_EQ(trial_->FinishTrial(Context("secret").get(), request, &response)
                 .error_code(),
@@ -566,7 +570,7 @@ TEST_F(AdminTokenTest, TrialCallsNeedOnlyTheTrialToken) {
 
   v1::GetTrialRequest get;
   get.set_trial_id(suggested.trials(0).id());
-  v1::Trial trial;
+  v1::GetTrialResponse trial;
   EXPECT_TRUE(
       TrialStub()->GetTrial(Context("trial-token").get(), get, &trial).ok());
 }

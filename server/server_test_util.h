@@ -77,10 +77,17 @@ class FakeStudyManager final : public controller::StudyManager {
     return absl::UnimplementedError("not in the fake");
   }
 
-  absl::StatusOr<v1::Trial> GetTrialForWorker(
+  absl::StatusOr<controller::WorkerTrial> GetTrialForWorker(
       int64_t trial_id, absl::string_view token) override {
     if (absl::Status s = CheckToken(trial_id, token); !s.ok()) return s;
-    return store_->GetTrial(trial_id);
+    absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
+    if (!trial.ok()) return trial.status();
+    absl::StatusOr<v1::Study> study = store_->GetStudy(trial->study_id());
+    if (!study.ok()) return study.status();
+    controller::WorkerTrial answer{.trial = *std::move(trial)};
+    answer.parameters.assign(study->spec().parameters().begin(),
+                             study->spec().parameters().end());
+    return answer;
   }
 
   void ReportMeasurement(

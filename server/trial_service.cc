@@ -28,16 +28,19 @@ TrialServiceImpl::TrialServiceImpl(controller::StudyManager* manager)
 
 grpc::ServerUnaryReactor* TrialServiceImpl::GetTrial(
     grpc::CallbackServerContext* context, const v1::GetTrialRequest* request,
-    v1::Trial* response) {
+    v1::GetTrialResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::string> token = TrialToken(*context);
   absl::Status status = token.status();
   if (status.ok()) status = CheckGetTrial(*request);
   if (status.ok()) {
-    absl::StatusOr<v1::Trial> trial =
+    absl::StatusOr<controller::WorkerTrial> trial =
         manager_->GetTrialForWorker(request->trial_id(), *token);
     if (trial.ok()) {
-      *response = *std::move(trial);
+      *response->mutable_trial() = std::move(trial->trial);
+      for (v1::ParameterSpec& parameter : trial->parameters) {
+        *response->add_parameters() = std::move(parameter);
+      }
     } else {
       status = trial.status();
     }

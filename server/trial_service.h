@@ -29,7 +29,7 @@ class TrialServiceImpl final : public v1::TrialService::CallbackService {
 
   grpc::ServerUnaryReactor* GetTrial(grpc::CallbackServerContext* context,
                                      const v1::GetTrialRequest* request,
-                                     v1::Trial* response) override;
+                                     v1::GetTrialResponse* response) override;
   grpc::ServerUnaryReactor* ReportMeasurement(
       grpc::CallbackServerContext* context,
       const v1::ReportMeasurementRequest* request,

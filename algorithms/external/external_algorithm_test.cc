@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,7 +43,9 @@ namespace vernier::algorithms {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 using ::testing::UnorderedElementsAreArray;
 using v1::ParameterSpec;
 
@@ -332,6 +335,44 @@ TEST_F(RealPluginTest, PointsOfAStudySpreadOverEveryStratum) {
         std::floor((std::log10(a.at("lr").number_value()) + 5) / 2)));
   }
   EXPECT_EQ(decades.size(), 5u);
+}
+
+TEST_F(RealPluginTest, IntsAndListValuesSpreadEvenlyWhenAskedOneByOne) {
+  // 12 strata: an int of 1..6 owns 2 of them, each of 2 categories 6, each of
+  // 3 discrete values 4; twelve trials asked one at a time take each value
+  // that many times.
+  const v1::StudySpec spec = SpecWith(
+      {Range("x", ParameterSpec::DOUBLE, -5, 5),
+       Range("layers", ParameterSpec::INT, 1, 6),
+       Categorical("act", {"relu", "tanh"}), Discrete("batch", {16, 32, 64})},
+      endpoint(), /*max_trials=*/12);
+  for (uint64_t seed : {1, 2, 3}) {
+    std::unique_ptr<Algorithm> algorithm = Adapter(ContextFor(spec, seed));
+    ASSERT_NE(algorithm, nullptr);
+    std::vector<Assignment> all;
+    for (int i = 0; i < 12; ++i) {
+      absl::StatusOr<std::vector<Assignment>> next =
+          algorithm->Suggest(TrialsOf(all), 1);
+      ASSERT_TRUE(next.ok()) << next.status();
+      ASSERT_EQ(next->size(), 1u);
+      all.push_back(next->front());
+    }
+    std::map<double, int> layers;
+    std::map<std::string, int> act;
+    std::map<double, int> batch;
+    for (const Assignment& a : all) {
+      ++layers[a.at("layers").number_value()];
+      ++act[a.at("act").string_value()];
+      ++batch[a.at("batch").number_value()];
+    }
+    EXPECT_THAT(layers, ElementsAre(Pair(1, 2), Pair(2, 2), Pair(3, 2),
+                                    Pair(4, 2), Pair(5, 2), Pair(6, 2)))
+        << "seed " << seed;
+    EXPECT_THAT(act, ElementsAre(Pair("relu", 6), Pair("tanh", 6)))
+        << "seed " << seed;
+    EXPECT_THAT(batch, ElementsAre(Pair(16, 4), Pair(32, 4), Pair(64, 4)))
+        << "seed " << seed;
+  }
 }
 
 TEST_F(RealPluginTest, NeverRepeatsTheHistoryAndEndsShortWhenTheSpaceIsUsed) {

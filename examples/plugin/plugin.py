@@ -21,6 +21,13 @@ used, a new round of all of them begins. So a study of trials.max trials is a
 Latin hypercube: each parameter's range is covered evenly, whatever the
 others do. Decoding rounds ints and picks list values by their share.
 
+A trial occupies, in a double's dimension, the stratum its value lies in. An
+int or a list value stands for every stratum whose middle lies in its share
+(or, when its share is narrower than a stratum, the one holding the share's
+middle), and each trial with that value occupies the next free one of them:
+a value with m strata is taken m times per round, so ints and list values are
+spread evenly too.
+
 A point equal to an earlier trial (any state) or to one earlier in the same
 batch is redrawn uniformly, up to 100 times; after that, in a finite space of
 at most 100000 points, an unused point is chosen among all of them. When none
@@ -106,19 +113,49 @@ def decode(p, u):
     return float(min(max(x, p.min), p.max))
 
 
-def encode(p, value):
-    """Where `value` of `p` lies in [0, 1], or None when it is not one."""
+def _unit(p, x):
+    """Where the number `x` lies in [0, 1] for `p` (INT or DOUBLE)."""
+    lo, hi = _range_in_scale(p)
+    return min(max((_to_scale(p, x) - lo) / (hi - lo), 0.0), 1.0)
+
+
+def share(p, value):
+    """The part [a, b) of [0, 1] that decodes to `value` of `p` (a = b for a
+    DOUBLE), or None when `value` is not one of p's values."""
     if p.type in (ParameterSpec.DISCRETE, ParameterSpec.CATEGORICAL):
         choices = _choices(p)
         if value not in choices:
             return None
-        return (choices.index(value) + 0.5) / len(choices)
+        i = choices.index(value)
+        return i / len(choices), (i + 1) / len(choices)
     if not isinstance(value, float) or not math.isfinite(value):
         return None
     if p.scale == ParameterSpec.LOG and value <= 0:
         return None
-    lo, hi = _range_in_scale(p)
-    return min(max((_to_scale(p, value) - lo) / (hi - lo), 0.0), 1.0)
+    if p.type == ParameterSpec.INT:
+        k = min(max(math.floor(value + 0.5), p.min), p.max)
+        return _unit(p, k - 0.5), _unit(p, k + 0.5)
+    u = _unit(p, value)
+    return u, u
+
+
+def strata_of_value(p, value, strata):
+    """The strata that `value` of `p` stands for, in increasing order: for a
+    DOUBLE the one it lies in; for an int or a list value each stratum whose
+    middle lies in its share, or the one holding the share's middle when no
+    middle does. Empty when `value` is not one of p's values."""
+    bounds = share(p, value)
+    if bounds is None:
+        return []
+    a, b = bounds
+    if a == b:
+        return [min(int(a * strata), strata - 1)]
+    # The middle (s + 0.5) / strata lies in [a, b) for s in [first, end).
+    first = max(math.ceil(a * strata - 0.5), 0)
+    end = min(math.ceil(b * strata - 0.5), strata)
+    if first < end:
+        return list(range(first, end))
+    return [min(int((a + b) / 2 * strata), strata - 1)]
 
 
 def from_value(value):
@@ -202,9 +239,10 @@ def suggest(spec, trials, count, seed):
             else None for p in parameters)
         used.add(values)
         for d, (p, value) in enumerate(zip(parameters, values)):
-            u = encode(p, value)
-            if u is not None:
-                occupied[d].add(min(int(u * strata), strata - 1))
+            for s in strata_of_value(p, value, strata):
+                if s not in occupied[d]:
+                    occupied[d].add(s)
+                    break
 
     # Per dimension, the strata the batch takes in order: the free ones
     # shuffled, then rounds of all of them.

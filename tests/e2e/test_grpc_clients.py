@@ -10,6 +10,7 @@ from conftest import (BINARY_DIR, PENDING, SUCCEEDED, alive, measurement_rows, w
 
 # Reports `steps` intermediate values through the Python client, then completes
 # with score = 10 * x. Needs no PYTHONPATH: the executor adds the bundled client.
+# The int parameter n, when the study has it, must arrive as an int.
 PUSH_PY = textwrap.dedent("""
     import os, sys
     import vernier
@@ -17,6 +18,9 @@ PUSH_PY = textwrap.dedent("""
     trial = vernier.current_trial()
     x = trial.params["x"]
     assert float(os.environ["VERNIER_PARAM_x"]) == x
+    if "n" in trial.params:
+        n = trial.params["n"]
+        assert type(n) is int and str(n) == os.environ["VERNIER_PARAM_n"], n
     for step in range(1, int(sys.argv[1]) + 1):
         trial.report(step, {"score": x * step, "extra": step + 0.5})
     trial.complete({"score": 10 * x, "extra": 1.5})
@@ -72,7 +76,11 @@ def trial_rows(workspace):
 def test_python_client_reports_steps_and_final_result(workspace):
     with open(os.path.join(workspace.path, "push.py"), "w") as f:
         f.write(PUSH_PY)
-    workspace.write_study(push_study("py-push", ["/usr/bin/python3", "push.py", "4"]))
+    workspace.write_study(push_study(
+        "py-push", ["/usr/bin/python3", "push.py", "4"], params=[
+            "{name: x, type: double, min: 0.1, max: 1}",
+            "{name: n, type: int, min: 1, max: 64}",
+        ]))
     result = workspace.vernier("run", "study.yaml", timeout=120, unset=("PYTHONPATH",))
     assert result.returncode == 0, result.stdout + result.stderr
 

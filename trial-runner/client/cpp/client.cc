@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -62,11 +64,34 @@ bool IsTransient(absl::StatusCode code) {
          code == absl::StatusCode::kDeadlineExceeded;
 }
 
+// `number` as an int64 when it is integral and within range.
+std::optional<int64_t> AsInt64(double number) {
+  // 2^63 is exactly representable; every double in [-2^63, 2^63) fits int64.
+  constexpr double kLimit = 9223372036854775808.0;
+  if (number != std::trunc(number) || number < -kLimit || number >= kLimit) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(number);
+}
+
+// `value` typed by `type`, its parameter's type in the study's spec
+// (TYPE_UNSPECIFIED when the spec does not name the parameter).
 absl::StatusOr<ParamValue> DecodeParam(const std::string& name,
-                                       const google::protobuf::Value& value) {
+                                       const google::protobuf::Value& value,
+                                       v1::ParameterSpec::Type type) {
   switch (value.kind_case()) {
-    case google::protobuf::Value::kNumberValue:
-      return ParamValue(value.number_value());
+    case google::protobuf::Value::kNumberValue: {
+      if (type != v1::ParameterSpec::INT) {
+        return ParamValue(value.number_value());
+      }
+      std::optional<int64_t> integer = AsInt64(value.number_value());
+      if (!integer.has_value()) {
+        return absl::InternalError(
+            absl::StrCat("parameter ", name, " is INT but its value ",
+                         value.number_value(), " is not an integer"));
+      }
+      return ParamValue(*integer);
+    }
     case google::protobuf::Value::kStringValue:
       return ParamValue(value.string_value());
     default:
@@ -76,6 +101,7 @@ absl::StatusOr<ParamValue> DecodeParam(const std::string& name,
 }
 
 const char* TypeName(const ParamValue& value) {
+  if (std::holds_alternative<int64_t>(value)) return "an integer";
   return std::holds_alternative<double>(value) ? "a number" : "a string";
 }
 
@@ -139,17 +165,25 @@ absl::StatusOr<std::unique_ptr<Trial>> Trial::Connect(
 
   v1::GetTrialRequest request;
   request.set_trial_id(trial_id);
-  v1::Trial response;
+  v1::GetTrialResponse response;
   absl::Status status = trial->CallWithRetry(
       "TrialService.GetTrial", [&](grpc::ClientContext& context) {
         return trial->stub_->GetTrial(&context, request, &response);
       });
   if (!status.ok()) return status;
 
-  trial->id_ = response.id();
-  trial->number_ = response.number();
-  for (const auto& [name, value] : response.parameters()) {
-    absl::StatusOr<ParamValue> decoded = DecodeParam(name, value);
+  std::map<std::string, v1::ParameterSpec::Type> types;
+  for (const v1::ParameterSpec& spec : response.parameters()) {
+    types[spec.name()] = spec.type();
+  }
+  trial->id_ = response.trial().id();
+  trial->number_ = response.trial().number();
+  for (const auto& [name, value] : response.trial().parameters()) {
+    auto type = types.find(name);
+    absl::StatusOr<ParamValue> decoded =
+        DecodeParam(name, value,
+                    type == types.end() ? v1::ParameterSpec::TYPE_UNSPECIFIED
+                                        : type->second);
     if (!decoded.ok()) return decoded.status();
     trial->params_.emplace(name, *std::move(decoded));
   }
@@ -172,21 +206,28 @@ absl::StatusOr<double> Trial::Double(const std::string& name) const {
     return absl::NotFoundError(absl::StrCat("trial has no parameter ", name));
   }
   if (const double* number = std::get_if<double>(&it->second)) return *number;
+  if (const int64_t* integer = std::get_if<int64_t>(&it->second)) {
+    return static_cast<double>(*integer);
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       "parameter ", name, " is ", TypeName(it->second), ", not a number"));
 }
 
 absl::StatusOr<int64_t> Trial::Int(const std::string& name) const {
-  absl::StatusOr<double> number = Double(name);
-  if (!number.ok()) return number.status();
-  // 2^63 is exactly representable; every double in [-2^63, 2^63) fits int64.
-  constexpr double kLimit = 9223372036854775808.0;
-  if (*number != std::trunc(*number) || *number < -kLimit ||
-      *number >= kLimit) {
+  auto it = params_.find(name);
+  if (it == params_.end()) {
+    return absl::NotFoundError(absl::StrCat("trial has no parameter ", name));
+  }
+  if (const int64_t* integer = std::get_if<int64_t>(&it->second)) {
+    return *integer;
+  }
+  if (const double* number = std::get_if<double>(&it->second)) {
+    if (std::optional<int64_t> integer = AsInt64(*number)) return *integer;
     return absl::InvalidArgumentError(
         absl::StrCat("parameter ", name, " is ", *number, ", not an integer"));
   }
-  return static_cast<int64_t>(*number);
+  return absl::InvalidArgumentError(
+      absl::StrCat("parameter ", name, " is a string, not an integer"));
 }
 
 absl::StatusOr<std::string> Trial::String(const std::string& name) const {

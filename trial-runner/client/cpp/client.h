@@ -7,6 +7,7 @@
 //
 //   auto trial = vernier::client::Trial::FromEnvironment().value();
 //   double lr = trial->Double("lr").value();
+//   int64_t batch = trial->Int("batch").value();
 //   for (int epoch = 1; epoch <= 10; ++epoch) {
 //     double loss = Train(lr);
 //     if (trial->Report(epoch, {{"loss", loss}}).value()) break;  // stop
@@ -40,9 +41,10 @@
 
 namespace vernier::client {
 
-// A parameter's value: a number for DOUBLE, INT and DISCRETE parameters (an
-// INT's is integral), a string for CATEGORICAL ones.
-using ParamValue = std::variant<double, std::string>;
+// A parameter's value, typed by the study's spec (which GetTrial sends with
+// the trial): an int64_t for INT, a double for DOUBLE and DISCRETE, a string
+// for CATEGORICAL. A number the spec does not type is a double.
+using ParamValue = std::variant<double, int64_t, std::string>;
 
 // How a Trial talks to its endpoint. The defaults suit a worker; tests shorten
 // the waits.
@@ -99,8 +101,9 @@ class Trial final {
   // Connects to `endpoint` (HOST:PORT) and fetches trial `trial_id` with
   // GetTrial. Fails with the server's code (PERMISSION_DENIED for a wrong
   // token, NOT_FOUND for an unknown trial), UNAVAILABLE when the endpoint
-  // cannot be reached within the attempts, or INTERNAL when a parameter's
-  // value is neither a number nor a string.
+  // cannot be reached within the attempts, or INTERNAL naming the parameter
+  // when a value is neither a number nor a string, or an INT's number is not
+  // an integer within int64.
   static absl::StatusOr<std::unique_ptr<Trial>> Connect(
       const std::string& endpoint, int64_t trial_id, const std::string& token,
       TrialOptions options = {});
@@ -117,8 +120,9 @@ class Trial final {
 
   // A parameter's value. NOT_FOUND naming the parameter when the trial has
   // none of that name; INVALID_ARGUMENT when its value does not fit the type:
-  // Double and Int need a number, Int an integral one within int64, String a
-  // string.
+  // Double takes any number (an INT's converted), Int an INT's value or an
+  // integral double within int64 (a DISCRETE of whole numbers), String a
+  // CATEGORICAL's string.
   absl::StatusOr<double> Double(const std::string& name) const;
   absl::StatusOr<int64_t> Int(const std::string& name) const;
   absl::StatusOr<std::string> String(const std::string& name) const;

@@ -36,6 +36,13 @@ struct Call {
   std::map<std::string, double> metrics;
 };
 
+void AddSpec(google::protobuf::RepeatedPtrField<v1::ParameterSpec>& specs,
+             const std::string& name, v1::ParameterSpec::Type type) {
+  v1::ParameterSpec* spec = specs.Add();
+  spec->set_name(name);
+  spec->set_type(type);
+}
+
 // An in-memory TrialService for one trial. Thread ownership: gRPC's server
 // threads call the handlers; the test thread configures and inspects it; all
 // state is guarded by mu_.
@@ -48,6 +55,9 @@ class FakeTrialService final : public v1::TrialService::Service {
     params["lr"].set_number_value(0.01);
     params["layers"].set_number_value(4);
     params["kernel"].set_string_value("rbf");
+    AddSpec(specs_, "lr", v1::ParameterSpec::DOUBLE);
+    AddSpec(specs_, "layers", v1::ParameterSpec::INT);
+    AddSpec(specs_, "kernel", v1::ParameterSpec::CATEGORICAL);
   }
 
   void set_token(std::string token) {
@@ -72,9 +82,14 @@ class FakeTrialService final : public v1::TrialService::Service {
     report_delays_ = count;
     report_delay_ = delay;
   }
-  void AddParameter(const std::string& name, google::protobuf::Value value) {
+  // Adds a parameter to the trial and, unless `type` is TYPE_UNSPECIFIED,
+  // its spec to the study's.
+  void AddParameter(const std::string& name, google::protobuf::Value value,
+                    v1::ParameterSpec::Type type) {
     absl::MutexLock lock(&mu_);
     (*trial_.mutable_parameters())[name] = std::move(value);
+    if (type != v1::ParameterSpec::TYPE_UNSPECIFIED)
+      AddSpec(specs_, name, type);
   }
 
   std::vector<Call> reports() const {
@@ -94,13 +109,14 @@ class FakeTrialService final : public v1::TrialService::Service {
 
   grpc::Status GetTrial(grpc::ServerContext* context,
                         const v1::GetTrialRequest* request,
-                        v1::Trial* response) override {
+                        v1::GetTrialResponse* response) override {
     absl::MutexLock lock(&mu_);
     if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
     if (request->trial_id() != kTrialId) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such trial");
     }
-    *response = trial_;
+    *response->mutable_trial() = trial_;
+    *response->mutable_parameters() = specs_;
     return grpc::Status::OK;
   }
 
@@ -170,6 +186,8 @@ class FakeTrialService final : public v1::TrialService::Service {
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_) = kToken;
   v1::Trial trial_ ABSL_GUARDED_BY(mu_);
+  google::protobuf::RepeatedPtrField<v1::ParameterSpec> specs_
+      ABSL_GUARDED_BY(mu_);
   bool should_stop_ ABSL_GUARDED_BY(mu_) = false;
   int report_failures_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::Status report_failure_ ABSL_GUARDED_BY(mu_);
@@ -326,9 +344,10 @@ TEST_F(ClientTest, DecodesParametersWithTheirTypes) {
   ASSERT_NE(trial, nullptr);
   EXPECT_EQ(trial->id(), kTrialId);
   EXPECT_EQ(trial->number(), 3);
+  // The spec types `layers` INT: an int64_t, not the double on the wire.
   EXPECT_THAT(trial->params(),
               UnorderedElementsAre(Pair("lr", ParamValue(0.01)),
-                                   Pair("layers", ParamValue(4.0)),
+                                   Pair("layers", ParamValue(int64_t{4})),
                                    Pair("kernel", ParamValue("rbf"))));
 
   EXPECT_EQ(trial->Double("lr").value(), 0.01);
@@ -337,6 +356,10 @@ TEST_F(ClientTest, DecodesParametersWithTheirTypes) {
   EXPECT_EQ(trial->String("kernel").value(), "rbf");
 
   EXPECT_EQ(trial->Int("lr").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trial->Int("kernel").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trial->String("layers").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(trial->String("lr").status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -347,10 +370,32 @@ TEST_F(ClientTest, DecodesParametersWithTheirTypes) {
   EXPECT_THAT(missing.status().message(), HasSubstr("momentum"));
 }
 
+TEST_F(ClientTest, IntReadsAWholeDiscreteValueAndUntypedNumbersAreDoubles) {
+  google::protobuf::Value batch;
+  batch.set_number_value(64);
+  service_.AddParameter("batch", batch, v1::ParameterSpec::DISCRETE);
+  service_.AddParameter("untyped", batch, v1::ParameterSpec::TYPE_UNSPECIFIED);
+  std::unique_ptr<Trial> trial = ConnectOrDie();
+  ASSERT_NE(trial, nullptr);
+  EXPECT_EQ(trial->params().at("batch"), ParamValue(64.0));
+  EXPECT_EQ(trial->params().at("untyped"), ParamValue(64.0));
+  EXPECT_EQ(trial->Int("batch").value(), 64);
+}
+
+TEST_F(ClientTest, RejectsAnIntParameterWhoseValueIsNotAnInteger) {
+  google::protobuf::Value half;
+  half.set_number_value(2.5);
+  service_.AddParameter("depth", half, v1::ParameterSpec::INT);
+  absl::StatusOr<std::unique_ptr<Trial>> trial =
+      Trial::Connect(endpoint_, kTrialId, kToken, FastOptions());
+  EXPECT_EQ(trial.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(trial.status().message(), HasSubstr("depth"));
+}
+
 TEST_F(ClientTest, RejectsAParameterThatIsNeitherNumberNorString) {
   google::protobuf::Value flag;
   flag.set_bool_value(true);
-  service_.AddParameter("flag", flag);
+  service_.AddParameter("flag", flag, v1::ParameterSpec::TYPE_UNSPECIFIED);
   absl::StatusOr<std::unique_ptr<Trial>> trial =
       Trial::Connect(endpoint_, kTrialId, kToken, FastOptions());
   EXPECT_EQ(trial.status().code(), absl::StatusCode::kInternal);

@@ -8,7 +8,7 @@ import contextlib
 import math
 import threading
 from concurrent import futures
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import grpc
 from google.protobuf import struct_pb2
@@ -55,6 +55,9 @@ class FakeVernier:
         # Trial service.
         self.trials: Dict[int, study_pb2.Trial] = {}
         self.tokens: Dict[int, str] = {}
+        # Study id -> its parameter specs, for trials of no study in
+        # `studies` (add_trial's).
+        self.parameter_specs: Dict[int, List[study_pb2.ParameterSpec]] = {}
         self.reports: List[service_pb2.ReportMeasurementRequest] = []
         self.report_attempts: List[service_pb2.ReportMeasurementRequest] = []
         self.stop_from_step: Optional[int] = None
@@ -73,14 +76,25 @@ class FakeVernier:
         self.metadata: Dict[str, Dict[str, str]] = {}
 
     def add_trial(self, trial_id: int, token: str, number_: int = 1,
+                  specs: Iterable[study_pb2.ParameterSpec] = (),
                   **params: struct_pb2.Value) -> study_pb2.Trial:
+        """A RUNNING trial of study 1, whose parameter specs are `specs`."""
         trial = study_pb2.Trial(id=trial_id, study_id=1, number=number_,
                                 state=study_pb2.Trial.RUNNING)
         for name, value in params.items():
             trial.parameters[name].CopyFrom(value)
         self.trials[trial_id] = trial
         self.tokens[trial_id] = token
+        self.parameter_specs[trial.study_id] = list(specs)
         return trial
+
+    def specs_of(self, trial: study_pb2.Trial
+                 ) -> List[study_pb2.ParameterSpec]:
+        """The parameter specs of the trial's study."""
+        for study in self.studies.values():
+            if study.id == trial.study_id:
+                return list(study.spec.parameters)
+        return self.parameter_specs.get(trial.study_id, [])
 
     def enter(self, method: str, context: grpc.ServicerContext) -> None:
         """Records the call's metadata and answers an injected failure."""
@@ -113,9 +127,12 @@ class _TrialService(service_pb2_grpc.TrialServiceServicer):
         return fake.trials[trial_id]
 
     def GetTrial(self, request, context):
-        with self.fake.lock:
-            self.fake.enter("GetTrial", context)
-            return self._trial("GetTrial", request.trial_id, context)
+        fake = self.fake
+        with fake.lock:
+            fake.enter("GetTrial", context)
+            trial = self._trial("GetTrial", request.trial_id, context)
+            return service_pb2.GetTrialResponse(trial=trial,
+                                                parameters=fake.specs_of(trial))
 
     def ReportMeasurement(self, request, context):
         fake = self.fake

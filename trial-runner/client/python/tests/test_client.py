@@ -31,8 +31,15 @@ def endpoint(fake):
 @pytest.fixture
 def trial_env(fake, endpoint, monkeypatch):
     """The environment a worker of trial 7 gets."""
-    fake.add_trial(7, "tok-7", number_=3, lr=number(0.01), layers=number(64),
-                   kind=text("rbf"))
+    Spec = study_pb2.ParameterSpec
+    specs = [
+        Spec(name="lr", type=Spec.DOUBLE, min=1e-4, max=1, scale=Spec.LOG),
+        Spec(name="layers", type=Spec.INT, min=1, max=128),
+        Spec(name="batch", type=Spec.DISCRETE, values=[32, 64]),
+        Spec(name="kind", type=Spec.CATEGORICAL, categories=["rbf", "poly"]),
+    ]
+    fake.add_trial(7, "tok-7", number_=3, specs=specs, lr=number(0.01),
+                   layers=number(64), batch=number(32), kind=text("rbf"))
     monkeypatch.setenv("VERNIER_ENDPOINT", endpoint)
     monkeypatch.setenv("VERNIER_TRIAL_ID", "7")
     monkeypatch.setenv("VERNIER_TOKEN", "tok-7")
@@ -79,9 +86,21 @@ def test_unreadable_tls_ca_is_named(trial_env, monkeypatch, tmp_path):
 def test_current_trial_has_its_id_number_and_params(trial):
     assert trial.id == 7
     assert trial.number == 3
-    assert trial.params == {"lr": 0.01, "layers": 64.0, "kind": "rbf"}
-    # Without the spec, an INT parameter arrives as a whole float.
-    assert isinstance(trial.params["layers"], float)
+    assert trial.params == {
+        "lr": 0.01, "layers": 64, "batch": 32.0, "kind": "rbf"}
+    # Typed by the study's spec, which GetTrial sends with the trial.
+    assert type(trial.params["layers"]) is int
+    assert type(trial.params["batch"]) is float
+    assert type(trial.params["lr"]) is float
+    assert [s.name for s in trial.parameter_specs] == [
+        "lr", "layers", "batch", "kind"]
+
+
+def test_a_number_no_spec_names_is_a_float(fake, trial_env):
+    fake.trials[7].parameters["extra"].CopyFrom(number(3))
+    with vernier.current_trial(retry=FAST) as trial:
+        assert type(trial.params["extra"]) is float
+        assert trial.params["extra"] == 3.0
 
 
 def test_current_trial_is_one_handle_per_process(trial):

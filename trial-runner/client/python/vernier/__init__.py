@@ -7,7 +7,7 @@ In training code that Vernier started (metrics collector `push`)::
 
     trial = vernier.current_trial()   # VERNIER_ENDPOINT, VERNIER_TRIAL_ID, VERNIER_TOKEN
     lr = trial.params["lr"]
-    for epoch in range(int(trial.params["epochs"])):
+    for epoch in range(trial.params["epochs"]):  # an INT parameter: an int
         loss, acc = train_one_epoch(lr)
         if trial.report(step=epoch, metrics={"loss": loss, "accuracy": acc}).should_stop:
             break

@@ -85,7 +85,8 @@ class Study:
                 count=count,
                 client_id=client_id or default_client_id()),
             retry=True)
-        return [Trial.from_proto(t, self.spec) for t in response.trials]
+        specs = self.spec.parameters
+        return [Trial.from_proto(t, specs) for t in response.trials]
 
     def complete(self, trial: TrialRef, metrics: Mapping[str, Any]) -> Trial:
         """Gives the final metrics of a suggested trial; they must hold the
@@ -102,7 +103,7 @@ class Study:
                                              trial_id=_trial_id(trial),
                                              metrics=encode_metrics(metrics)),
             retry=False)
-        return Trial.from_proto(ended, self.spec)
+        return Trial.from_proto(ended, self.spec.parameters)
 
     def infeasible(self, trial: TrialRef, reason: str = "") -> Trial:
         """Marks a suggested trial INFEASIBLE (it could not be evaluated at
@@ -118,7 +119,7 @@ class Study:
                                              infeasible=True,
                                              infeasible_reason=reason),
             retry=False)
-        return Trial.from_proto(ended, self.spec)
+        return Trial.from_proto(ended, self.spec.parameters)
 
     def trials(self, include_measurements: bool = False) -> List[Trial]:
         """Every trial of the study, in creation order. With
@@ -128,7 +129,8 @@ class Study:
             service_pb2.ListTrialsRequest(
                 study=self.name, include_measurements=include_measurements),
             retry=True)
-        return [Trial.from_proto(t, self.spec) for t in response.trials]
+        specs = self.spec.parameters
+        return [Trial.from_proto(t, specs) for t in response.trials]
 
     def best(self) -> Optional[Trial]:
         """The SUCCEEDED trial with the best finite objective (the first one

@@ -39,11 +39,14 @@ class CurrentTrial:
     Thread-safe: report() may be called from several threads.
     """
 
-    def __init__(self, connection: Connection, trial: study_pb2.Trial):
+    def __init__(self, connection: Connection,
+                 response: service_pb2.GetTrialResponse):
         self._connection = connection
         self._stub = service_pb2_grpc.TrialServiceStub(connection.channel)
-        self._proto = trial
-        self._params = decode_params(trial.parameters)
+        self._proto = response.trial
+        self._parameter_specs = tuple(response.parameters)
+        self._params = decode_params(response.trial.parameters,
+                                     response.parameters)
         self._lock = threading.Lock()
         self._should_stop = False
         self.closed = False
@@ -59,10 +62,14 @@ class CurrentTrial:
 
     @property
     def params(self) -> Dict[str, Param]:
-        """Parameter name -> value: a str for CATEGORICAL, a float for DOUBLE
-        and DISCRETE, and for INT a float holding a whole number (64.0):
-        write int(trial.params["layers"]) where an int is needed."""
+        """Parameter name -> value, typed by the study's spec: an int for INT,
+        a float for DOUBLE and DISCRETE, a str for CATEGORICAL."""
         return self._params
+
+    @property
+    def parameter_specs(self) -> Tuple[study_pb2.ParameterSpec, ...]:
+        """The study's vernier.v1.ParameterSpec messages, in its order."""
+        return self._parameter_specs
 
     @property
     def proto(self) -> study_pb2.Trial:
@@ -187,13 +194,13 @@ def current_trial(*,
                                 tls_ca_source=TLS_CA_VAR)
         try:
             stub = service_pb2_grpc.TrialServiceStub(connection.channel)
-            trial = connection.call(
+            response = connection.call(
                 stub.GetTrial,
                 service_pb2.GetTrialRequest(trial_id=trial_id),
                 retry=True)
         except BaseException:
             connection.close()
             raise
-        handle = CurrentTrial(connection, trial)
+        handle = CurrentTrial(connection, response)
         _current = (key, handle)
         return handle

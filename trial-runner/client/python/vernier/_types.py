@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 from vernier.v1 import study_pb2
 
@@ -15,16 +15,14 @@ Param = Union[float, int, str, bool, None]
 
 def decode_params(
     parameters: Mapping[str, Any],
-    spec: Optional[study_pb2.StudySpec] = None,
+    specs: Iterable[study_pb2.ParameterSpec] = (),
 ) -> Dict[str, Param]:
-    """A Trial's `parameters` map (name -> google.protobuf.Value) as a dict.
-
-    A string (CATEGORICAL) is a str and a number a float. With the study's
-    spec, an INT parameter is an int; without it (as in training code, whose
-    trial token cannot read the spec) an INT parameter is a float holding a
-    whole number, such as 64.0.
+    """A Trial's `parameters` map (name -> google.protobuf.Value) as a dict,
+    typed by the study's parameter specs: an int for INT, a float for DOUBLE
+    and DISCRETE, a str for CATEGORICAL. A parameter that no spec names is a
+    float when it is a number and a str when it is a string.
     """
-    types = {p.name: p.type for p in spec.parameters} if spec else {}
+    types = {p.name: p.type for p in specs}
     params: Dict[str, Param] = {}
     for name, value in parameters.items():
         kind = value.WhichOneof("kind")
@@ -89,8 +87,8 @@ class Trial:
     Attributes:
         id: unique in the server's database.
         number: 1, 2, 3... within its study.
-        params: parameter name -> value (see decode_params; views that come
-            from a Study decode INT parameters as int).
+        params: parameter name -> value, typed by the study's spec: an int
+            for INT, a float for DOUBLE and DISCRETE, a str for CATEGORICAL.
         state: "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "STOPPED" or
             "INFEASIBLE".
         objective: the final objective value, when the trial has one.
@@ -109,13 +107,15 @@ class Trial:
     proto: study_pb2.Trial = dataclasses.field(repr=False, compare=False)
 
     @classmethod
-    def from_proto(cls,
-                   trial: study_pb2.Trial,
-                   spec: Optional[study_pb2.StudySpec] = None) -> "Trial":
+    def from_proto(
+        cls,
+        trial: study_pb2.Trial,
+        specs: Iterable[study_pb2.ParameterSpec] = ()) -> "Trial":
+        """`specs`: the study's parameter specs, which type the params."""
         return cls(
             id=trial.id,
             number=trial.number,
-            params=decode_params(trial.parameters, spec),
+            params=decode_params(trial.parameters, specs),
             state=study_pb2.Trial.State.Name(trial.state),
             objective=trial.objective if trial.HasField("objective") else None,
             metrics=dict(trial.final_metrics),
