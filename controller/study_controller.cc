@@ -48,7 +48,13 @@ absl::StatusOr<v1::Study> StudyControllerImpl::Run() {
   if (status.ok()) status = Advance();
   while (status.ok() && !finished_) {
     std::optional<Event> event = events_.Pop(absl::Seconds(1));
+    // Reports are the hot path and change no trial's state: nothing to
+    // advance or show after them.
+    const bool changes_state =
+        !event.has_value() ||
+        !std::holds_alternative<MeasurementReported>(*event);
     if (event.has_value()) status = Handle(std::move(*event));
+    if (!changes_state) continue;
     if (status.ok() && !finished_) status = Advance();
     ReportProgress();
   }
