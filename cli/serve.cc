@@ -1,10 +1,7 @@
 // `vernier serve`: a long-lived server with many studies.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/synchronization/notification.h"
 #include "cli/commands.h"
 #include "cli/serving.h"
@@ -19,15 +16,12 @@ int Serve(const ServeArgs& args) {
                                  .tls_cert_file = args.tls_cert_file,
                                  .tls_key_file = args.tls_key_file};
   if (!args.admin_token_file.empty()) {
-    std::ifstream in(args.admin_token_file);
-    std::stringstream token;
-    token << in.rdbuf();
-    grpc.admin_token = std::string(absl::StripAsciiWhitespace(token.str()));
-    if (!in || grpc.admin_token.empty()) {
-      std::cerr << "--admin-token-file: " << args.admin_token_file
-                << " cannot be read or is empty\n";
+    absl::StatusOr<std::string> token = ReadTokenFile(args.admin_token_file);
+    if (!token.ok()) {
+      std::cerr << "--admin-token-file: " << token.status().message() << "\n";
       return kExitBadInput;
     }
+    grpc.admin_token = *std::move(token);
   }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::OpenSqliteStore(args.db_path);

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "trial-runner/local/local_executor.h"
@@ -57,6 +60,18 @@ void SignalWatcher::Start(std::function<void(int count)> on_signal) {
       on_signal(++received);
     }
   });
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(content.str()));
+  if (!in || token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the token file ", path, " cannot be read or is empty"));
+  }
+  return token;
 }
 
 void Serving::Shutdown() {

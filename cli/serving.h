@@ -38,6 +38,10 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// The token a --admin-token-file holds (surrounding white space dropped).
+// INVALID_ARGUMENT naming the file when it cannot be read or is empty.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
 // A manager whose local trials report to a gRPC server of the same process.
 struct Serving {
   std::unique_ptr<controller::StudyManager> manager;

@@ -1,12 +1,10 @@
 #include "cli/study_source.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/serving.h"
 #include "server/client_channel.h"
 #include "server/status.h"
 #include "storage/sqlite_store.h"
@@ -130,15 +128,6 @@ class ServerSource final : public StudySource {
   const std::string admin_token_;
   const std::string address_;
 };
-
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return absl::InvalidArgumentError("cannot read the token file " + path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(content.str()));
-}
 
 }  // namespace
 
