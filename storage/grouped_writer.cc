@@ -8,13 +8,16 @@
 
 #include "SQLiteCpp/Database.h"
 #include "SQLiteCpp/Exception.h"
+#include "SQLiteCpp/Statement.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace vernier::storage {
 namespace {
 
-constexpr char kSavepoint[] = "vernier_write";
+constexpr char kBeginSavepoint[] = "SAVEPOINT vernier_write";
+constexpr char kRelease[] = "RELEASE vernier_write";
+constexpr char kRollbackTo[] = "ROLLBACK TO vernier_write";
 
 // What happened to one write inside the batch's transaction.
 struct WriteOutcome {
@@ -28,9 +31,10 @@ bool InTransaction(SQLite::Database& db) {
   return sqlite3_get_autocommit(db.getHandle()) == 0;
 }
 
-WriteOutcome RunInSavepoint(SQLite::Database& db, const Write& write) {
+WriteOutcome RunInSavepoint(GroupedWriter& writer, SQLite::Database& db,
+                            const Write& write) {
   try {
-    db.exec(absl::StrCat("SAVEPOINT ", kSavepoint));
+    writer.Prepared(kBeginSavepoint).exec();
   } catch (const SQLite::Exception& e) {
     return {SqliteErrorToStatus(e, "cannot start a savepoint"), false};
   }
@@ -53,12 +57,8 @@ WriteOutcome RunInSavepoint(SQLite::Database& db, const Write& write) {
     return {std::move(status), true};
   }
   try {
-    if (status.ok()) {
-      db.exec(absl::StrCat("RELEASE ", kSavepoint));
-    } else {
-      db.exec(
-          absl::StrCat("ROLLBACK TO ", kSavepoint, "; RELEASE ", kSavepoint));
-    }
+    if (!status.ok()) writer.Prepared(kRollbackTo).exec();
+    writer.Prepared(kRelease).exec();
   } catch (const SQLite::Exception& e) {
     absl::Status cleanup = SqliteErrorToStatus(e, "cannot end a savepoint");
     return {status.ok() ? cleanup : status, true};
@@ -145,6 +145,16 @@ void GroupedWriter::SubmitAsync(Write write,
   entry->done(absl::UnavailableError("the storage writer is shutting down"));
 }
 
+SQLite::Statement& GroupedWriter::Prepared(const char* sql) {
+  std::unique_ptr<SQLite::Statement>& statement = statements_[sql];
+  if (statement == nullptr) {
+    statement = std::make_unique<SQLite::Statement>(*db_, sql);
+  }
+  statement->reset();
+  statement->clearBindings();
+  return *statement;
+}
+
 GroupedWriter::Stats GroupedWriter::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
@@ -203,7 +213,7 @@ void GroupedWriter::RunBatch(const std::deque<std::unique_ptr<Entry>>& batch) {
       }
     }
     ++delta.writes;
-    WriteOutcome outcome = RunInSavepoint(db, entry->write);
+    WriteOutcome outcome = RunInSavepoint(*this, db, entry->write);
     entry->status = std::move(outcome.status);
     if (!outcome.transaction_broken) {
       if (entry->status.ok()) uncommitted.push_back(entry);

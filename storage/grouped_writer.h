@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -31,6 +32,7 @@
 namespace SQLite {
 class Database;
 class Exception;
+class Statement;
 }  // namespace SQLite
 
 namespace vernier::storage {
@@ -84,6 +86,12 @@ class GroupedWriter final {
 
   Stats stats() const;
 
+  // `sql` prepared once on the writer's connection and kept, reset and with
+  // its bindings cleared: for writes (which run on the writer thread) on
+  // their hot paths. `sql` must be a string literal: its address is the key.
+  // Writer thread only.
+  SQLite::Statement& Prepared(const char* sql);
+
  private:
   // Owned by the queue, then by the writer thread until `done` has run.
   struct Entry {
@@ -97,6 +105,8 @@ class GroupedWriter final {
   void RunBatch(const std::deque<std::unique_ptr<Entry>>& batch);
 
   std::unique_ptr<SQLite::Database> db_;  // writer thread only
+  // Writer thread only; declared after db_ so they are finalized first.
+  std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
 
   // std::mutex rather than absl::Mutex: ThreadSanitizer sees through it
   // (Debian's Abseil is not instrumented).

@@ -438,18 +438,25 @@ absl::Status Store::AddMeasurements(int64_t trial_id,
 void SqliteStore::AddMeasurementsAsync(
     int64_t trial_id, std::vector<v1::Measurement> measurements,
     std::function<void(absl::Status)> done) {
-  writer_->SubmitAsync(
-      [trial_id, measurements = std::move(measurements)](
-          SQLite::Database& db) -> absl::Status {
-        if (!TrialExists(db, trial_id)) {
+  // The hot path of trial reports: its statements are prepared once.
+  static constexpr char kTrialExists[] = "SELECT 1 FROM trials WHERE id = ?";
+  static constexpr char kUpsert[] =
+      "INSERT INTO measurements (trial_id, step, metric, value, time_us) "
+      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, step, metric) "
+      "DO UPDATE SET value = excluded.value, time_us = excluded.time_us";
+  GroupedWriter* writer = writer_.get();
+  writer->SubmitAsync(
+      [writer, trial_id, measurements = std::move(measurements)](
+          SQLite::Database&) -> absl::Status {
+        SQLite::Statement& exists = writer->Prepared(kTrialExists);
+        exists.bind(1, trial_id);
+        const bool found = exists.executeStep();
+        exists.reset();  // no statement stays active past its use
+        if (!found) {
           return absl::NotFoundError(
               absl::StrCat("no trial has id ", trial_id));
         }
-        SQLite::Statement upsert(
-            db,
-            "INSERT INTO measurements (trial_id, step, metric, value, time_us) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, step, metric) "
-            "DO UPDATE SET value = excluded.value, time_us = excluded.time_us");
+        SQLite::Statement& upsert = writer->Prepared(kUpsert);
         for (const v1::Measurement& measurement : measurements) {
           for (const auto& [metric, value] : measurement.metrics()) {
             upsert.bind(1, trial_id);
