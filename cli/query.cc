@@ -1,12 +1,11 @@
 // The client subcommands: ls, show, trials, best (on a database file or a
 // server) and submit, stop (on a server).
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "cli/format.h"
 #include "cli/study_source.h"
 #include "controller/study_summary.h"
@@ -123,19 +122,17 @@ int ShowBest(const QueryArgs& args) {
 }
 
 int Submit(const SubmitArgs& args) {
-  std::ifstream in(args.yaml_path, std::ios::binary);
-  if (!in) {
+  std::optional<std::string> text = ReadFile(args.yaml_path);
+  if (!text.has_value()) {
     std::cerr << args.yaml_path << ": cannot read the file\n";
     return kExitBadInput;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   absl::StatusOr<std::unique_ptr<StudySource>> source =
       OpenStudySource(args.target);
   if (!source.ok()) return Fail(source.status());
   const std::string base_dir =
       std::filesystem::absolute(args.yaml_path).parent_path().string();
-  absl::StatusOr<v1::Study> study = (*source)->Submit(text.str(), base_dir);
+  absl::StatusOr<v1::Study> study = (*source)->Submit(*text, base_dir);
   if (!study.ok()) {
     // Validation errors come one per line, each naming its field and line.
     std::cerr << args.yaml_path << ": ";

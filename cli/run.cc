@@ -5,13 +5,12 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "cli/format.h"
 #include "cli/serving.h"
 #include "controller/study_controller.h"
@@ -23,14 +22,6 @@ namespace vernier::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // Loads and validates a study file, printing every problem. nullopt when the
 // study cannot run.

@@ -3,12 +3,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/files.h"
 #include "trial-runner/local/local_executor.h"
 
 namespace vernier::cli {
@@ -63,11 +62,9 @@ void SignalWatcher::Start(std::function<void(int count)> on_signal) {
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(content.str()));
-  if (!in || token.empty()) {
+  const std::optional<std::string> content = ReadFile(path);
+  std::string token(absl::StripAsciiWhitespace(content.value_or("")));
+  if (token.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the token file ", path, " cannot be read or is empty"));
   }

@@ -29,7 +29,7 @@ absl::Status StudyControllerImpl::ServeAsks() {
   while (!asks_.empty() && !suggesting_) {
     AskRequested& ask = asks_.front();
     std::vector<v1::Trial> given;
-    for (const v1::Trial& trial : Trials()) {
+    for (const auto& [id, trial] : trials_) {
       if (static_cast<int>(given.size()) >= ask.count) break;
       if (trial.state() == v1::Trial::RUNNING &&
           trial.client_id() == ask.client_id) {

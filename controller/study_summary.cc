@@ -20,41 +20,42 @@ bool IsFinal(v1::Trial::State state) {
   }
 }
 
+void AddToSummary(const v1::ObjectiveSpec& objective, const v1::Trial& trial,
+                  StudySummary& summary) {
+  ++summary.created;
+  switch (trial.state()) {
+    case v1::Trial::PENDING:
+      ++summary.pending;
+      break;
+    case v1::Trial::RUNNING:
+      ++summary.running;
+      break;
+    case v1::Trial::SUCCEEDED:
+      ++summary.succeeded;
+      if (trial.has_objective() && std::isfinite(trial.objective()) &&
+          (!summary.best.has_value() ||
+           IsBetter(objective, trial.objective(), summary.best->objective()))) {
+        summary.best = trial;
+      }
+      break;
+    case v1::Trial::FAILED:
+      ++summary.failed;
+      break;
+    case v1::Trial::STOPPED:
+      ++summary.stopped;
+      break;
+    case v1::Trial::INFEASIBLE:
+      ++summary.infeasible;
+      break;
+    default:
+      break;
+  }
+}
+
 StudySummary Summarize(const v1::ObjectiveSpec& objective,
                        const std::vector<v1::Trial>& trials) {
   StudySummary summary;
-  summary.created = static_cast<int>(trials.size());
-  const v1::Trial* best = nullptr;
-  for (const v1::Trial& trial : trials) {
-    switch (trial.state()) {
-      case v1::Trial::PENDING:
-        ++summary.pending;
-        break;
-      case v1::Trial::RUNNING:
-        ++summary.running;
-        break;
-      case v1::Trial::SUCCEEDED:
-        ++summary.succeeded;
-        if (trial.has_objective() && std::isfinite(trial.objective()) &&
-            (best == nullptr ||
-             IsBetter(objective, trial.objective(), best->objective()))) {
-          best = &trial;
-        }
-        break;
-      case v1::Trial::FAILED:
-        ++summary.failed;
-        break;
-      case v1::Trial::STOPPED:
-        ++summary.stopped;
-        break;
-      case v1::Trial::INFEASIBLE:
-        ++summary.infeasible;
-        break;
-      default:
-        break;
-    }
-  }
-  if (best != nullptr) summary.best = *best;
+  for (const v1::Trial& trial : trials) AddToSummary(objective, trial, summary);
   return summary;
 }
 

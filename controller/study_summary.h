@@ -28,6 +28,11 @@ struct StudySummary {
 StudySummary Summarize(const v1::ObjectiveSpec& objective,
                        const std::vector<v1::Trial>& trials);
 
+// Folds one more trial into `summary`; Summarize is this over every trial.
+// Trials must come in number order (so that ties go to the earlier).
+void AddToSummary(const v1::ObjectiveSpec& objective, const v1::Trial& trial,
+                  StudySummary& summary);
+
 // True when `a` is a strictly better objective value than `b` for the goal.
 bool IsBetter(const v1::ObjectiveSpec& objective, double a, double b);
 
