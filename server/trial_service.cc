@@ -62,8 +62,9 @@ grpc::ServerUnaryReactor* TrialServiceImpl::ReportMeasurement(
     return reactor;
   }
   // `response` and `reactor` live until the call finishes, which is here.
-  manager_->ReportMeasurement(
-      request->trial_id(), *token, request->measurement(),
+  manager_->ReportMeasurements(
+      request->trial_id(), *token,
+      {request->measurements().begin(), request->measurements().end()},
       [reactor, response](absl::StatusOr<bool> should_stop) {
         if (should_stop.ok()) response->set_should_stop(*should_stop);
         FinishCall(reactor, "ReportMeasurement", should_stop.status());
