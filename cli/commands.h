@@ -61,6 +61,15 @@ struct SubmitArgs {
 int Submit(const SubmitArgs& args);
 int StopStudy(const QueryArgs& args);
 
+struct CostArgs {
+  Target target;
+  std::string by = "study";  // or a label: team, owner, ...
+  std::string since;         // a duration ("7d"); empty: all time
+  bool json = false;
+};
+// Trials' costs summed per study or label value, in each study's currency.
+int ShowCost(const CostArgs& args);
+
 }  // namespace vernier::cli
 
 #endif  // VERNIER_CLI_COMMANDS_H_

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/cost_ledger.h"
 #include "controller/proto_time.h"
 #include "trial-runner/params_template.h"
 
@@ -182,8 +183,38 @@ std::string StudiesTable(
                      rows);
 }
 
+std::string CostReport(const v1::Study& study,
+                       const std::vector<v1::Trial>& trials, absl::Time now) {
+  const v1::StudySpec& spec = study.spec();
+  const controller::CostLedger ledger(spec);
+  if (ledger.hourly_rate() <= 0) return "";
+  std::vector<const v1::Trial*> views;
+  for (const v1::Trial& trial : trials) views.push_back(&trial);
+  const controller::CostBalance balance = ledger.Balance(views, now);
+  const std::string currency =
+      spec.has_budget() ? spec.budget().currency() : "USD";
+  if (!spec.has_budget()) {
+    return absl::StrFormat("  cost: %.2f %s spent, burning %.2f %s/h\n",
+                           balance.spent, currency, balance.burn_per_hour,
+                           currency);
+  }
+  std::string out = absl::StrFormat(
+      "  cost: %.2f of %.2f %s spent, %.2f committed to running trials, "
+      "%.2f remaining; burning %.2f %s/h",
+      balance.spent, spec.budget().max_cost(), currency, balance.committed,
+      std::max(0.0, balance.remaining), balance.burn_per_hour, currency);
+  if (balance.affordable_trials.has_value()) {
+    absl::StrAppendFormat(&out, "; about %d more trials at %.2f each",
+                          *balance.affordable_trials, balance.trial_cost);
+  }
+  return out + "\n";
+}
+
 std::string TrialsTable(const v1::StudySpec& spec,
-                        const std::vector<v1::Trial>& trials) {
+                        const std::vector<v1::Trial>& trials, absl::Time now) {
+  const controller::CostLedger ledger(spec);
+  const bool priced = ledger.hourly_rate() > 0;
+  const bool gpus = spec.worker().gpus_per_trial() > 0;
   std::vector<std::string> header = {"#", "STATE", spec.objective().metric()};
   for (const v1::ParameterSpec& parameter : spec.parameters()) {
     header.push_back(parameter.name());
@@ -192,6 +223,8 @@ std::string TrialsTable(const v1::StudySpec& spec,
     header.push_back(metric);
   }
   header.push_back("RUNTIME");
+  if (gpus) header.push_back("GPUS");
+  if (priced) header.push_back("COST");
   header.push_back("NOTE");
   std::vector<std::vector<std::string>> rows;
   for (const v1::Trial& trial : trials) {
@@ -215,6 +248,10 @@ std::string TrialsTable(const v1::StudySpec& spec,
     }
     auto runtime = Runtime(trial);
     row.push_back(runtime ? HumanDuration(*runtime) : "");
+    if (gpus) row.push_back(absl::StrJoin(trial.gpus(), ","));
+    if (priced) {
+      row.push_back(absl::StrFormat("%.2f", ledger.TrialCost(trial, now)));
+    }
     std::string note = trial.state_message();
     if (note.size() > 60) note = note.substr(0, 57) + "...";
     row.push_back(note);

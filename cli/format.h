@@ -37,8 +37,16 @@ std::string StudiesTable(
     const std::vector<v1::Study>& studies,
     const std::vector<controller::StudySummary>& summaries);
 
+// With a GPUS column when trials hold GPUs and a COST column (as of `now`)
+// when the study has prices.
 std::string TrialsTable(const v1::StudySpec& spec,
-                        const std::vector<v1::Trial>& trials);
+                        const std::vector<v1::Trial>& trials, absl::Time now);
+
+// The study's money as of `now`: spent, and with a budget what is committed,
+// what remains, the burn rate and how many more trials it buys. Empty when
+// the study has no prices.
+std::string CostReport(const v1::Study& study,
+                       const std::vector<v1::Trial>& trials, absl::Time now);
 
 // Names without the enum's prefix, lowercase: "succeeded", "done".
 std::string StateName(v1::Trial::State state);

@@ -85,6 +85,17 @@ int main(int argc, char** argv) {
   CLI::App* stop = add_query("stop", "Stop a study on a server", true);
   stop->get_option("study")->required();
 
+  cli::CostArgs cost_args;
+  CLI::App* cost = app.add_subcommand(
+      "cost", "What trials cost, summed per study or per label");
+  AddTargetOptions(cost, &cost_args.target);
+  cost->add_option("--by", cost_args.by,
+                   "study, or a label name such as team or owner")
+      ->capture_default_str();
+  cost->add_option("--since", cost_args.since,
+                   "only trials started this recently (7d, 12h, 90m)");
+  cost->add_flag("--json", cost_args.json, "Print JSON for scripts");
+
   cli::SubmitArgs submit_args;
   CLI::App* submit = app.add_subcommand("submit", "Submit a study to a server");
   submit->add_option("study.yaml", submit_args.yaml_path, "The study to submit")
@@ -114,6 +125,7 @@ int main(int argc, char** argv) {
   if (trials->parsed()) return cli::ListTrials(query);
   if (best->parsed()) return cli::ShowBest(query);
   if (stop->parsed()) return cli::StopStudy(query);
+  if (cost->parsed()) return cli::ShowCost(cost_args);
   if (submit->parsed()) return cli::Submit(submit_args);
   return cli::kExitBadInput;
 }

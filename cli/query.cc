@@ -1,15 +1,30 @@
-// The client subcommands: ls, show, trials, best (on a database file or a
-// server) and submit, stop (on a server).
+// The client subcommands: ls, show, trials, best, cost (on a database file
+// or a server) and submit, stop (on a server).
+#include <cctype>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/files.h"
 #include "cli/format.h"
 #include "cli/study_source.h"
+#include "controller/cost_ledger.h"
+#include "controller/proto_time.h"
 #include "controller/study_summary.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace vernier::cli {
 namespace {
@@ -58,6 +73,29 @@ absl::StatusOr<StudyWithTrials> LoadStudy(const QueryArgs& args) {
   return StudyWithTrials{*std::move(study), *std::move(trials)};
 }
 
+
+// "7d", "12h", "90m": absl's durations plus days.
+std::optional<absl::Duration> ParseSince(const std::string& text) {
+  if (absl::EndsWith(text, "d")) {
+    double days = 0;
+    if (!absl::SimpleAtod(text.substr(0, text.size() - 1), &days) ||
+        days <= 0) {
+      return std::nullopt;
+    }
+    return absl::Hours(24 * days);
+  }
+  absl::Duration duration;
+  if (!absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration())
+    return std::nullopt;
+  return duration;
+}
+
+struct Group {
+  std::set<std::string> studies;
+  int trials = 0;
+  double cost = 0;
+};
+
 }  // namespace
 
 int ListStudies(const QueryArgs& args) {
@@ -92,6 +130,7 @@ int ShowStudy(const QueryArgs& args) {
   std::cout << StudyReport(
       loaded->study,
       controller::Summarize(loaded->study.spec().objective(), loaded->trials));
+  std::cout << CostReport(loaded->study, loaded->trials, absl::Now());
   if (!loaded->study.yaml().empty()) {
     std::cout << "\n" << loaded->study.yaml();
   }
@@ -102,7 +141,8 @@ int ListTrials(const QueryArgs& args) {
   absl::StatusOr<StudyWithTrials> loaded = LoadStudy(args);
   if (!loaded.ok()) return Fail(loaded.status());
   std::cout << (args.json ? ToJsonArray(loaded->trials) + "\n"
-                          : TrialsTable(loaded->study.spec(), loaded->trials));
+                          : TrialsTable(loaded->study.spec(), loaded->trials,
+                                        absl::Now()));
   return kExitOk;
 }
 
@@ -159,6 +199,76 @@ int StopStudy(const QueryArgs& args) {
     std::cout << "study " << study->name() << ": " << StateName(study->state())
               << "\n";
   }
+  return kExitOk;
+}
+
+int ShowCost(const CostArgs& args) {
+  std::optional<absl::Duration> since;
+  if (!args.since.empty()) {
+    since = ParseSince(args.since);
+    if (!since.has_value()) {
+      std::cerr << "--since: '" << args.since
+                << "' is not a duration such as 7d, 12h or 90m\n";
+      return kExitBadInput;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<StudySource>> source =
+      OpenStudySource(args.target);
+  if (!source.ok()) return Fail(source.status());
+  absl::StatusOr<std::vector<v1::Study>> studies = (*source)->ListStudies();
+  if (!studies.ok()) return Fail(studies.status());
+
+  const absl::Time now = absl::Now();
+  // By (group, currency): studies priced in different currencies never add.
+  std::map<std::pair<std::string, std::string>, Group> groups;
+  for (const v1::Study& study : *studies) {
+    const v1::StudySpec& spec = study.spec();
+    if (controller::HourlyRate(spec.worker()) <= 0) continue;
+    absl::StatusOr<std::vector<v1::Trial>> trials =
+        (*source)->ListTrials(study);
+    if (!trials.ok()) return Fail(trials.status());
+    std::string key = study.name();
+    if (args.by != "study") {
+      auto it = spec.labels().find(args.by);
+      key = it == spec.labels().end() ? "(none)" : it->second;
+    }
+    const std::string currency =
+        spec.has_budget() ? spec.budget().currency() : "USD";
+    const controller::CostLedger ledger(spec);
+    Group& group = groups[{key, currency}];
+    for (const v1::Trial& trial : *trials) {
+      if (!trial.has_start_time()) continue;
+      if (since.has_value() &&
+          controller::FromProto(trial.start_time()) < now - *since) {
+        continue;
+      }
+      group.studies.insert(study.name());
+      ++group.trials;
+      group.cost += ledger.TrialCost(trial, now);
+    }
+  }
+
+  if (args.json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& [key, group] : groups) {
+      rows.push_back({{args.by, key.first},
+                      {"currency", key.second},
+                      {"studies", group.studies.size()},
+                      {"trials", group.trials},
+                      {"cost", group.cost}});
+    }
+    std::cout << rows.dump() << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, group] : groups) {
+    rows.push_back({key.first, absl::StrCat(group.studies.size()),
+                    absl::StrCat(group.trials),
+                    absl::StrFormat("%.2f %s", group.cost, key.second)});
+  }
+  std::string label = args.by;
+  for (char& c : label) c = static_cast<char>(std::toupper(c));
+  std::cout << RenderTable({label, "STUDIES", "TRIALS", "COST"}, rows);
   return kExitOk;
 }
 

@@ -166,8 +166,11 @@ int Run(const RunArgs& args) {
   if (!study.ok()) {
     serving->Shutdown();
     std::cerr << study.status().message() << "\n";
-    return absl::IsFailedPrecondition(study.status()) ? kExitBadInput
-                                                      : kExitError;
+    // A changed spec, or one this machine cannot run (no GPU): bad input.
+    return absl::IsFailedPrecondition(study.status()) ||
+                   absl::IsInvalidArgument(study.status())
+               ? kExitBadInput
+               : kExitError;
   }
   if (!existing.ok()) {
     printer.Print("running study " + study->name() + " (database " +

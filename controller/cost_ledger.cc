@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "controller/proto_time.h"
+#include "controller/study_controller.h"
 
 namespace vernier::controller {
 namespace {
@@ -25,18 +26,24 @@ bool RanToItsEnd(const v1::Trial& trial) {
 
 }  // namespace
 
-CostLedger::CostLedger(const v1::StudySpec& spec) {
-  const v1::WorkerSpec& worker = spec.worker();
+double HourlyRate(const v1::WorkerSpec& worker) {
   const v1::PricingSpec& pricing = worker.pricing();
-  hourly_rate_ = pricing.gpu_hour() * worker.gpus_per_trial() +
-                 pricing.cpu_hour() * worker.cpus_per_trial() +
-                 pricing.memory_gb_hour() * worker.memory_gb_per_trial() +
-                 pricing.instance_hour();
+  return pricing.gpu_hour() * worker.gpus_per_trial() +
+         pricing.cpu_hour() * worker.cpus_per_trial() +
+         pricing.memory_gb_hour() * worker.memory_gb_per_trial() +
+         pricing.instance_hour();
+}
+
+CostLedger::CostLedger(const v1::StudySpec& spec)
+    : hourly_rate_(HourlyRate(spec.worker())) {
   if (spec.has_budget()) max_cost_ = spec.budget().max_cost();
   if (spec.trials().has_max_runtime()) {
-    max_runtime_ = FromProto(spec.trials().max_runtime());
+    longest_run_ = FromProto(spec.trials().max_runtime()) +
+                   StopGrace(spec.trials());
   }
 }
+
+bool CostLedger::bounded() const { return longest_run_.has_value(); }
 
 double CostLedger::AttemptCost(const v1::Trial& trial, absl::Time now) const {
   if (trial.state() != v1::Trial::RUNNING || !trial.has_start_time()) return 0;
@@ -51,7 +58,7 @@ double CostLedger::TrialCost(const v1::Trial& trial, absl::Time now) const {
 
 absl::Duration CostLedger::ProjectedRuntime(
     const std::vector<const v1::Trial*>& trials) const {
-  if (max_runtime_.has_value()) return *max_runtime_;
+  if (longest_run_.has_value()) return *longest_run_;
   std::vector<absl::Duration> runtimes;
   for (const v1::Trial* trial : trials) {
     if (!RanToItsEnd(*trial)) continue;
@@ -82,15 +89,15 @@ CostBalance CostLedger::Balance(const std::vector<const v1::Trial*>& trials,
         absl::ToDoubleHours(std::max(absl::ZeroDuration(), projected - elapsed));
   }
   balance.burn_per_hour = hourly_rate_ * balance.running;
+  balance.trial_cost = hourly_rate_ * absl::ToDoubleHours(projected);
   if (!max_cost_.has_value()) {
     balance.remaining = std::numeric_limits<double>::infinity();
     return balance;
   }
   balance.remaining = *max_cost_ - balance.spent - balance.committed;
-  const double per_trial = hourly_rate_ * absl::ToDoubleHours(projected);
-  if (per_trial > 0) {
+  if (balance.trial_cost > 0) {
     balance.affordable_trials = static_cast<int>(
-        std::max(0.0, std::floor(balance.remaining / per_trial)));
+        std::max(0.0, std::floor(balance.remaining / balance.trial_cost)));
   }
   return balance;
 }
@@ -106,8 +113,11 @@ bool CostLedger::CanStart(const CostBalance& balance) const {
   return balance.remaining > 0;
 }
 
-bool CostLedger::Exhausted(const CostBalance& balance) const {
-  return max_cost_.has_value() && balance.spent >= *max_cost_;
+bool CostLedger::Exhausted(const CostBalance& balance,
+                           absl::Duration lead) const {
+  return max_cost_.has_value() &&
+         balance.spent + balance.burn_per_hour * absl::ToDoubleHours(lead) >=
+             *max_cost_;
 }
 
 }  // namespace vernier::controller

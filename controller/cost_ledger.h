@@ -12,12 +12,13 @@
 // Admission (DESIGN.md "Workers and cost"): a trial may start only if
 //   spent + committed + the new trial's projected cost <= budget.max_cost,
 // where committed is what running trials may still cost until their
-// projected runtime. The projected runtime is trials.max_runtime when set
-// (then the study never spends more than max_cost), else the 90th
-// percentile of the runtimes of trials that ran to their end (SUCCEEDED,
-// FAILED, INFEASIBLE), or zero before any did: then running trials are
-// stopped once the spend reaches the limit, one accounting tick late at
-// most.
+// projected runtime. The projected runtime is trials.max_runtime plus the
+// stop grace (a worker stopped at max_runtime holds its resources until it
+// exits) when max_runtime is set: then the study never spends more than
+// max_cost. Without it, it is the 90th percentile of the runtimes of trials
+// that ran to their end (SUCCEEDED, FAILED, INFEASIBLE), or zero before any
+// did, and the controller stops running trials when the spend would reach
+// the limit before its next tick and their stop (see Exhausted).
 //
 // Immutable after construction; thread-safe.
 #ifndef VERNIER_CONTROLLER_COST_LEDGER_H_
@@ -38,11 +39,17 @@ struct CostBalance {
   // max_cost - spent - committed; +inf without a budget.
   double remaining = 0;
   double burn_per_hour = 0;  // running trials x hourly rate
+  // What one more trial may cost (rate x projected runtime); 0 when its
+  // runtime cannot be projected yet.
+  double trial_cost = 0;
   // How many more trials `remaining` carries at the projected cost; nullopt
   // without a budget or when a trial's cost cannot be projected yet.
   std::optional<int> affordable_trials;
   int running = 0;
 };
+
+// What one running trial of a worker costs per hour (see PricingSpec).
+double HourlyRate(const v1::WorkerSpec& worker);
 
 class CostLedger {
  public:
@@ -51,6 +58,9 @@ class CostLedger {
   bool has_budget() const { return max_cost_.has_value(); }
   // What one running trial costs per hour.
   double hourly_rate() const { return hourly_rate_; }
+  // True when every trial's runtime is capped (trials.max_runtime): the
+  // admission rule alone keeps the spend within the budget.
+  bool bounded() const;
 
   // What `trial` has cost by `now`: its ended attempts, plus the current one
   // while it runs.
@@ -64,8 +74,11 @@ class CostLedger {
 
   // True when the budget carries one more trial to its projected runtime.
   bool CanStart(const CostBalance& balance) const;
-  // True when the spend has reached max_cost.
-  bool Exhausted(const CostBalance& balance) const;
+  // True when the spend reaches max_cost within `lead` at the current burn
+  // rate: the controller stops running trials then, with `lead` its tick
+  // plus the stop grace, so that their cost stays within the budget.
+  bool Exhausted(const CostBalance& balance,
+                 absl::Duration lead = absl::ZeroDuration()) const;
 
   // A trial's projected runtime given the ended trials' runtimes: the
   // study's max_runtime, else their 90th percentile, else zero.
@@ -75,7 +88,8 @@ class CostLedger {
  private:
   double hourly_rate_ = 0;
   std::optional<double> max_cost_;
-  std::optional<absl::Duration> max_runtime_;
+  // max_runtime plus the stop grace, when max_runtime is set.
+  std::optional<absl::Duration> longest_run_;
 };
 
 }  // namespace vernier::controller

@@ -15,9 +15,11 @@ using ::testing::Optional;
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
 // 2 GPUs at 3.00/h and 4 CPUs at 0.25/h: 7.00 per trial-hour.
+// No stop grace unless a test sets one.
 v1::StudySpec Spec(std::optional<double> max_cost,
                    std::optional<absl::Duration> max_runtime) {
   v1::StudySpec spec;
+  spec.mutable_trials()->mutable_stop_grace();
   v1::WorkerSpec& worker = *spec.mutable_worker();
   worker.set_gpus_per_trial(2);
   worker.set_cpus_per_trial(4);
@@ -105,6 +107,25 @@ TEST(CostLedgerTest, BeforeAnyTrialEndedItAdmitsWhileMoneyRemains) {
   EXPECT_THAT(balance.spent, DoubleNear(10.5, 1e-9));
   EXPECT_TRUE(ledger.Exhausted(balance));
   EXPECT_FALSE(ledger.CanStart(balance));
+}
+
+TEST(CostLedgerTest, AStoppedWorkersGraceCountsInItsProjection) {
+  // 7.00/h for 1 h plus 6 min of grace: 7.70 per trial.
+  v1::StudySpec spec = Spec(7.5, absl::Hours(1));
+  spec.mutable_trials()->mutable_stop_grace()->set_seconds(360);
+  const CostLedger ledger(spec);
+  EXPECT_EQ(ledger.ProjectedRuntime({}), absl::Minutes(66));
+  EXPECT_FALSE(ledger.CanStart(ledger.Balance({}, kNow)));
+}
+
+TEST(CostLedgerTest, ExhaustedAheadOfTheLimitByTheLeadAtTheBurnRate) {
+  const CostLedger ledger(Spec(10.0, std::nullopt));
+  // 9.80 spent, burning 7.00/h: the limit is 1 min 42 s away.
+  const v1::Trial running = Running(absl::Seconds(5040));
+  const CostBalance balance = ledger.Balance({&running}, kNow);
+  EXPECT_THAT(balance.spent, DoubleNear(9.8, 1e-9));
+  EXPECT_FALSE(ledger.Exhausted(balance, absl::Seconds(90)));
+  EXPECT_TRUE(ledger.Exhausted(balance, absl::Seconds(110)));
 }
 
 TEST(CostLedgerTest, WithoutABudgetEverythingStarts) {

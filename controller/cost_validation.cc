@@ -169,7 +169,7 @@ class CostValidator {
                        "' is not a currency code: three capital letters, "
                        "such as USD or EUR"));
     }
-    if (prices_valid_ && !(CostLedger(spec_).hourly_rate() > 0)) {
+    if (prices_valid_ && !(HourlyRate(spec_.worker()) > 0)) {
       Add("worker.pricing",
           "a budget needs prices that give a trial a cost: instance_hour, "
           "or gpu_hour with gpus_per_trial, cpu_hour with cpus_per_trial, "

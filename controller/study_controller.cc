@@ -34,8 +34,7 @@ std::string SignalName(int signal) {
 }  // namespace
 
 absl::Duration StudyControllerImpl::stop_grace() const {
-  if (!spec().trials().has_stop_grace()) return kDefaultStopGrace;
-  return FromProto(spec().trials().stop_grace());
+  return StopGrace(spec().trials());
 }
 
 absl::StatusOr<v1::Study> StudyControllerImpl::Run() {
@@ -84,6 +83,7 @@ void StudyControllerImpl::AbandonWorkers() {
       if (v1::Trial* trial = FindTrial(exited->trial_id)) {
         trial->set_state(v1::Trial::PENDING);
       }
+      ReleaseFor(exited->trial_id);
       if (options_.registry != nullptr)
         options_.registry->Remove(exited->trial_id);
     }
@@ -113,6 +113,8 @@ absl::Status StudyControllerImpl::Recover() {
           "study {}: trial {} was running when the last run ended; "
           "it runs again",
           study_.name(), trial.number());
+      // Its worker held its devices until now: charged once, in this write.
+      ChargeAttempt(trial);
       trial.set_state(v1::Trial::PENDING);
       trial.set_state_message("interrupted; runs again");
       if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
@@ -144,20 +146,28 @@ absl::Status StudyControllerImpl::Advance() {
     if (ending_ != Ending::kNone && !suggesting_) return FinishStudy();
     return absl::OkStatus();
   }
-  // Launch pending trials in number order while slots are free.
+  // Launch pending trials in number order while slots are free and their
+  // devices and the budget allow.
   int running = summary.running;
   for (auto& [id, trial] : trials_) {
     if (running >= parallel()) break;
     if (trial.state() != v1::Trial::PENDING) continue;
-    if (absl::Status s = Launch(trial); !s.ok()) return s;
+    if (!AcquireFor(trial)) break;
+    if (absl::Status s = Launch(trial); !s.ok()) {
+      ReleaseFor(trial.id());
+      return s;
+    }
     ++running;
   }
   summary = Summary();
+  if (summary.pending == 0) WithdrawFromPools();
   const int free_slots = parallel() - summary.running - summary.pending;
   const int unassigned = spec().trials().max() - summary.created;
-  if (!suggesting_ && !space_exhausted_ && free_slots > 0 && unassigned > 0) {
+  if (!suggesting_ && !space_exhausted_ && free_slots > 0 && unassigned > 0 &&
+      BudgetAllowsStart()) {
     RequestSuggestions(std::min(free_slots, unassigned));
   }
+  CheckBudget();
   CheckEndConditions();
   if (ending_ != Ending::kNone && Summary().running == 0 && !suggesting_) {
     return FinishStudy();
@@ -209,6 +219,7 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
     }
   }
   launch.working_dir = spec().worker().working_dir();
+  AssignDevices(trial, launch);
   const std::filesystem::path log_dir =
       std::filesystem::path(options_.log_dir) / study_.name();
   std::error_code error;
@@ -321,6 +332,8 @@ absl::Status StudyControllerImpl::Handle(const MetricsObserved& event) {
 absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr) return absl::OkStatus();
+  ChargeAttempt(*trial);
+  ReleaseFor(trial->id());
   *trial->mutable_end_time() = ToProto(options_.now());
   if (event.exit_code.has_value()) trial->set_exit_code(*event.exit_code);
   if (event.exit_signal.has_value()) trial->set_exit_signal(*event.exit_signal);
@@ -514,13 +527,14 @@ void StudyControllerImpl::CheckEndConditions() {
 
 void StudyControllerImpl::BeginEnding(Ending ending, v1::Study::State state,
                                       v1::Study::EndReason reason,
-                                      std::string message) {
+                                      std::string message, bool stop_workers) {
   ending_ = ending;
   end_state_ = state;
   end_reason_ = reason;
   end_message_ = std::move(message);
   spdlog::info("study {}: {}", study_.name(), end_message_);
-  StopRunningWorkers();
+  WithdrawFromPools();
+  if (stop_workers) StopRunningWorkers();
 }
 
 absl::Status StudyControllerImpl::FinishStudy() {
@@ -589,6 +603,11 @@ void StudyControllerImpl::ReportProgress() {
 }  // namespace internal
 
 using internal::StudyControllerImpl;
+
+absl::Duration StopGrace(const v1::TrialsSpec& trials) {
+  if (!trials.has_stop_grace()) return absl::Seconds(10);
+  return FromProto(trials.stop_grace());
+}
 
 absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
     storage::Store* store, trial_runner::Executor* executor, int64_t study_id,

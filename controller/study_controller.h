@@ -31,6 +31,7 @@
 #include "controller/trial_registry.h"
 #include "storage/store.h"
 #include "trial-runner/executor.h"
+#include "trial-runner/local/device_pool.h"
 #include "vernier/v1/study.pb.h"
 
 namespace vernier::controller {
@@ -58,7 +59,16 @@ struct StudyControllerOptions {
   TrialRegistry* registry = nullptr;
   // Prepended to each worker's PYTHONPATH (the bundled Python client).
   std::string python_client_path;
+  // The process's GPUs and CPU cores, which trials hold exclusively
+  // (worker.gpus_per_trial, cpus_per_trial), shared with its other studies.
+  // Must outlive the controller; null when there are none to give.
+  trial_runner::DevicePool* gpus = nullptr;
+  trial_runner::DevicePool* cpus = nullptr;
 };
+
+// How long a stopped worker has between SIGTERM and SIGKILL:
+// trials.stop_grace, or 10 s when absent.
+absl::Duration StopGrace(const v1::TrialsSpec& trials);
 
 class StudyController {
  public:

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "algorithms/algorithm.h"
+#include "controller/cost_ledger.h"
 #include "controller/event_queue.h"
 #include "controller/study_controller.h"
 
@@ -23,8 +24,6 @@ using trial_runner::ExecutorEvent;
 using trial_runner::MetricsObserved;
 using trial_runner::WorkerExited;
 using trial_runner::WorkerStarted;
-
-constexpr absl::Duration kDefaultStopGrace = absl::Seconds(10);
 
 struct StopRequested {};
 struct ShutdownRequested {};
@@ -84,7 +83,8 @@ class StudyControllerImpl final : public StudyController {
         executor_(executor),
         options_(std::move(options)),
         study_(std::move(study)),
-        algorithm_(std::move(algorithm)) {}
+        algorithm_(std::move(algorithm)),
+        ledger_(study_.spec()) {}
 
   ~StudyControllerImpl() override {
     if (suggest_thread_.joinable()) suggest_thread_.join();
@@ -163,9 +163,33 @@ class StudyControllerImpl final : public StudyController {
   void Judge(v1::Trial& trial, const WorkerExited& event);
   // Checks target, failure limit, trial count and exhaustion.
   void CheckEndConditions();
+  // Ends the study once its running workers have exited; with
+  // `stop_workers`, stops them first.
   void BeginEnding(Ending ending, v1::Study::State state,
-                   v1::Study::EndReason reason, std::string message);
+                   v1::Study::EndReason reason, std::string message,
+                   bool stop_workers = true);
   absl::Status FinishStudy();
+
+  // --- Devices and money (study_controller_resources.cc) ---
+  // Takes what `trial` needs to start: room in the budget, its GPUs and
+  // cores. True when it may launch now, holding them (see held_).
+  bool AcquireFor(const v1::Trial& trial);
+  // Puts the devices `trial` holds into its launch and its record.
+  void AssignDevices(v1::Trial& trial, trial_runner::TrialLaunch& launch);
+  // Gives back what a trial held; nothing when it held nothing.
+  void ReleaseFor(int64_t trial_id);
+  // Adds the cost of a RUNNING trial's current attempt to its cost, before
+  // its state changes.
+  void ChargeAttempt(v1::Trial& trial);
+  // Ends the study for its budget: when the spend would reach the limit
+  // before the next tick and a stop, or when nothing runs and the rest
+  // cannot carry another trial.
+  void CheckBudget();
+  // True when the budget (if any) can carry another trial now.
+  bool BudgetAllowsStart() const;
+  CostBalance Balance() const;
+  // Leaves the device queues: nothing waits to start.
+  void WithdrawFromPools();
 
   v1::Trial* FindTrial(int64_t trial_id);
   std::vector<v1::Trial> Trials() const;
@@ -197,6 +221,14 @@ class StudyControllerImpl final : public StudyController {
   v1::Study::EndReason end_reason_ = v1::Study::END_REASON_UNSPECIFIED;
   std::string end_message_;
   bool finished_ = false;
+
+  const CostLedger ledger_;
+  struct HeldDevices {
+    std::vector<std::string> gpus;
+    std::vector<std::string> cpus;
+  };
+  // What each trial that is launching or running holds, by trial id.
+  std::map<int64_t, HeldDevices> held_;
 };
 
 }  // namespace vernier::controller::internal

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "controller/proto_time.h"
 #include "controller/trial_registry.h"
+#include "trial-runner/local/device_pool.h"
 #include "spdlog/spdlog.h"
 
 namespace vernier::controller {
@@ -93,6 +94,14 @@ class StudyManagerImpl final : public StudyManager {
   StudyManagerImpl(storage::Store* store, ExecutorFactory local_executor,
                    StudyManagerOptions options)
       : store_(store), options_(std::move(options)) {
+    std::vector<std::string> gpus =
+        options_.gpus.has_value()
+            ? *options_.gpus
+            : trial_runner::DiscoverGpus(options_.nvidia_smi,
+                                         &gpu_discovery_error_);
+    gpus_ = std::make_unique<trial_runner::DevicePool>(std::move(gpus));
+    cpus_ = std::make_unique<trial_runner::DevicePool>(
+        trial_runner::AvailableCpus());
     executor_ = local_executor(
         [this](ExecutorEvent event) { router_.Dispatch(std::move(event)); });
   }
@@ -118,6 +127,7 @@ class StudyManagerImpl final : public StudyManager {
   absl::StatusOr<v1::Study> StartStudy(const v1::StudySpec& spec,
                                        const std::string& yaml_text,
                                        bool resume_existing) override {
+    if (absl::Status s = CheckDevices(spec); !s.ok()) return s;
     if (!resume_existing) {
       absl::StatusOr<v1::Study> existing = store_->FindStudy(spec.name());
       if (existing.ok()) {
@@ -248,6 +258,36 @@ class StudyManagerImpl final : public StudyManager {
   }
 
  private:
+  // INVALID_ARGUMENT when this machine cannot give a trial of `spec` the
+  // GPUs or cores it asks for.
+  absl::Status CheckDevices(const v1::StudySpec& spec) const {
+    const v1::WorkerSpec& worker = spec.worker();
+    if (worker.gpus_per_trial() > 0 && worker.gpus().empty()) {
+      const int have = static_cast<int>(gpus_->devices().size());
+      if (have == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "worker.gpus_per_trial: this machine has no GPU to give (",
+            gpu_discovery_error_.empty() ? "none configured"
+                                         : gpu_discovery_error_,
+            "); list the GPUs in worker.gpus, or set gpus_per_trial: 0"));
+      }
+      if (worker.gpus_per_trial() > have) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("worker.gpus_per_trial: each trial needs ",
+                         worker.gpus_per_trial(), " GPUs but this machine has ",
+                         have));
+      }
+    }
+    const int cores = static_cast<int>(cpus_->devices().size());
+    if (worker.cpus_per_trial() > cores) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("worker.cpus_per_trial: each trial needs ",
+                       worker.cpus_per_trial(), " cores but this process may "
+                       "use ", cores));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Start(const v1::Study& study) {
     auto running = std::make_unique<RunningStudy>();
     running->study_id = study.id();
@@ -268,6 +308,8 @@ class StudyManagerImpl final : public StudyManager {
     options.python_client_path = options_.python_client_path;
     options.report_tls_ca = options_.report_tls_ca;
     options.registry = &registry_;
+    options.gpus = gpus_.get();
+    options.cpus = cpus_.get();
     options.now = options_.now;
     options.on_progress = options_.on_progress;
     if (options_.on_trial_finished) {
@@ -335,6 +377,10 @@ class StudyManagerImpl final : public StudyManager {
   storage::Store* const store_;
   TrialRegistry registry_;
   EventRouter router_;
+  // Shared by every study's trials; outlive the controllers below.
+  std::unique_ptr<trial_runner::DevicePool> gpus_;
+  std::unique_ptr<trial_runner::DevicePool> cpus_;
+  std::string gpu_discovery_error_;  // why no GPU was found, if none was
   std::unique_ptr<trial_runner::Executor> executor_;
 
   absl::Mutex mutex_;

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,10 @@ struct StudyManagerOptions {
   std::function<void(const StudyProgress&)> on_progress;
   std::function<void(const v1::Study&, const v1::Trial&)> on_trial_finished;
   std::function<absl::Time()> now = absl::Now;
+  // The GPUs trials may hold when a study lists none of its own; nullopt:
+  // the ones `nvidia_smi` lists when the manager is created.
+  std::optional<std::vector<std::string>> gpus;
+  std::string nvidia_smi = "nvidia-smi";
 };
 
 // What training code learns of its trial: the trial, and its study's

@@ -31,6 +31,8 @@ struct TrialLaunch {
   std::map<std::string, std::string> env;
   // Absolute; the worker starts there.
   std::string working_dir;
+  // When not empty, the worker's processes run on these cores only.
+  std::vector<int> cpus;
   // The worker's stdout and stderr go here (created, or appended to).
   std::string log_path;
   // When positive, a worker still running after this long is stopped (as by

@@ -83,21 +83,6 @@ std::optional<std::pair<std::string, int>> RunCapturingStdout(
 DevicePool::DevicePool(std::vector<std::string> devices)
     : devices_(WithoutDuplicates(std::move(devices))) {}
 
-std::vector<std::string> DevicePool::FreeAmong(
-    int count, const std::vector<std::string>& allowed) const {
-  std::vector<std::string> found;
-  for (const std::string& device : devices_) {
-    if (static_cast<int>(found.size()) == count) break;
-    if (held_.contains(device)) continue;
-    if (!allowed.empty() &&
-        std::find(allowed.begin(), allowed.end(), device) == allowed.end()) {
-      continue;
-    }
-    found.push_back(device);
-  }
-  return found;
-}
-
 std::optional<std::vector<std::string>> DevicePool::TryAcquire(
     int64_t requester, int count, const std::vector<std::string>& allowed) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -111,51 +96,42 @@ std::optional<std::vector<std::string>> DevicePool::TryAcquire(
     mine->count = count;
     mine->allowed = allowed;
   }
-  // Only the first waiter that can be served now may take devices; a waiter
-  // ahead that cannot be served blocks the ones behind it.
-  const Waiter& first = waiting_.front();
-  if (first.requester != requester) return std::nullopt;
-  std::vector<std::string> devices = FreeAmong(count, allowed);
+  // Devices that a waiter ahead could use are kept for it.
+  std::set<std::string> reserved;
+  for (auto it = waiting_.begin(); it != mine; ++it) {
+    const std::vector<std::string>& wanted =
+        it->allowed.empty() ? devices_ : it->allowed;
+    reserved.insert(wanted.begin(), wanted.end());
+  }
+  std::vector<std::string> devices;
+  for (const std::string& device : allowed.empty() ? devices_ : allowed) {
+    if (static_cast<int>(devices.size()) == count) break;
+    if (!held_.contains(device) && !reserved.contains(device)) {
+      devices.push_back(device);
+    }
+  }
   if (static_cast<int>(devices.size()) < count) return std::nullopt;
   held_.insert(devices.begin(), devices.end());
-  waiting_.pop_front();
+  waiting_.erase(mine);
   return devices;
 }
 
 void DevicePool::Release(const std::vector<std::string>& devices) {
-  std::function<void()> listener;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const std::string& device : devices) held_.erase(device);
-    listener = on_release_;
-  }
-  if (listener) listener();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& device : devices) held_.erase(device);
 }
 
 void DevicePool::Withdraw(int64_t requester) {
-  std::function<void()> listener;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const auto it = std::find_if(
-        waiting_.begin(), waiting_.end(),
-        [requester](const Waiter& w) { return w.requester == requester; });
-    if (it == waiting_.end()) return;
-    const bool was_first = it == waiting_.begin();
-    waiting_.erase(it);
-    // The next in line may be servable now.
-    if (was_first) listener = on_release_;
-  }
-  if (listener) listener();
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = std::find_if(
+      waiting_.begin(), waiting_.end(),
+      [requester](const Waiter& w) { return w.requester == requester; });
+  if (it != waiting_.end()) waiting_.erase(it);
 }
 
-void DevicePool::SetReleaseListener(std::function<void()> listener) {
+int DevicePool::held_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  on_release_ = std::move(listener);
-}
-
-int DevicePool::free_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int>(devices_.size() - held_.size());
+  return static_cast<int>(held_.size());
 }
 
 std::vector<std::string> DiscoverGpus(const std::string& nvidia_smi,

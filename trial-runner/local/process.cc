@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 extern char** environ;
@@ -25,7 +27,7 @@ namespace {
 
 // What the child writes to the status pipe when it cannot exec; the pipe is
 // close-on-exec, so an exec that succeeds shows as end-of-file.
-enum class ChildStage : int { kSetup = 1, kChdir = 2, kExec = 3 };
+enum class ChildStage : int { kSetup = 1, kChdir = 2, kExec = 3, kPin = 4 };
 struct ChildFailure {
   int stage;
   int error;
@@ -38,6 +40,7 @@ struct ChildPlan {
   char* const* argv;
   char* const* envp;
   const char* working_dir;  // nullptr: stay where the parent is
+  const cpu_set_t* cpus;    // nullptr: no pinning
   pid_t parent;
   int stdout_fd;
   int stderr_fd;
@@ -79,6 +82,10 @@ struct ChildPlan {
   // the worker (a leaked pipe end would keep another trial's pipe open).
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
+  if (plan.cpus != nullptr &&
+      sched_setaffinity(0, sizeof(cpu_set_t), plan.cpus) != 0) {
+    FailChild(plan, ChildStage::kPin, errno);
+  }
   if (plan.working_dir != nullptr && chdir(plan.working_dir) != 0) {
     FailChild(plan, ChildStage::kChdir, errno);
   }
@@ -222,9 +229,17 @@ std::vector<ProcStat> ListLiveProcessGroup(pid_t pgid) {
 absl::StatusOr<SpawnedWorker> SpawnWorker(
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
-    const std::string& working_dir) {
+    const std::string& working_dir, const std::vector<int>& cpus) {
   if (argv.empty() || argv[0].empty()) {
     return absl::InvalidArgumentError("the command is empty");
+  }
+  cpu_set_t cpu_set;
+  CPU_ZERO(&cpu_set);
+  for (int cpu : cpus) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+      return absl::InvalidArgumentError(absl::StrCat("no CPU core ", cpu));
+    }
+    CPU_SET(cpu, &cpu_set);
   }
   std::vector<std::string> argv_copy = argv;
   std::vector<std::string> env_entries = MergedEnvironment(env);
@@ -242,6 +257,7 @@ absl::StatusOr<SpawnedWorker> SpawnWorker(
       .argv = argv_c.data(),
       .envp = envp_c.data(),
       .working_dir = working_dir.empty() ? nullptr : working_dir.c_str(),
+      .cpus = cpus.empty() ? nullptr : &cpu_set,
       .parent = getpid(),
       .stdout_fd = out->write_end.get(),
       .stderr_fd = err->write_end.get(),
@@ -280,6 +296,10 @@ absl::StatusOr<SpawnedWorker> SpawnWorker(
     case ChildStage::kExec:
       return absl::ErrnoToStatus(failure.error,
                                  absl::StrCat("cannot run '", argv[0], "'"));
+    case ChildStage::kPin:
+      return absl::ErrnoToStatus(
+          failure.error, absl::StrCat("cannot pin the worker to cores ",
+                                      absl::StrJoin(cpus, ",")));
     case ChildStage::kSetup:
       break;
   }

@@ -77,7 +77,9 @@ struct SpawnedWorker {
 // environment when it has no '/') in a new session and process group, in
 // `working_dir` (this process's when empty), with this process's environment
 // plus `env` (which wins), stdin from /dev/null, stdout and stderr into two new
-// pipes. The worker gets SIGKILL when the calling thread ends
+// pipes, and pinned to the cores `cpus` when not empty (the kernel refuses
+// cores this process may not use: INVALID_ARGUMENT). The worker gets SIGKILL
+// when the calling thread ends
 // (PR_SET_PDEATHSIG): the calling thread must outlive the worker. Returns after
 // the exec succeeded; the caller owns the child and must reap it. On failure
 // nothing is left running, and the status says what could not be done, e.g.
@@ -85,7 +87,7 @@ struct SpawnedWorker {
 absl::StatusOr<SpawnedWorker> SpawnWorker(
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
-    const std::string& working_dir);
+    const std::string& working_dir, const std::vector<int>& cpus = {});
 
 // Kills what is left of a worker that SpawnWorker started earlier, maybe in
 // a process that has since died: the process group `pid`, provided its leader

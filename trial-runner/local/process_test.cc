@@ -107,6 +107,26 @@ TEST(SpawnWorkerTest, NamesAMissingWorkingDirectory) {
                         ": No such file or directory"));
 }
 
+TEST(SpawnWorkerTest, PinsTheWorkerToItsCores) {
+  absl::StatusOr<SpawnedWorker> worker = SpawnWorker(
+      {"/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status"}, {}, "/",
+      {0});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  std::string output;
+  char buffer[256];
+  ssize_t n;
+  while ((n = read(worker->stdout_fd.get(), buffer, sizeof buffer)) > 0) {
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(worker->pid, &status, 0), worker->pid);
+  EXPECT_EQ(output, "Cpus_allowed_list:\t0\n");
+
+  worker = SpawnWorker({"/bin/true"}, {}, "/", {CPU_SETSIZE - 1});
+  EXPECT_EQ(worker.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(worker.status().message(), HasSubstr("cannot pin"));
+}
+
 TEST(SpawnWorkerTest, FindsTheProgramOnTheWorkersOwnPath) {
   const std::string dir = MakeTempDir();
   const std::string script = dir + "/vernier-test-tool";

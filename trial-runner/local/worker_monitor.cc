@@ -187,7 +187,8 @@ void WorkerMonitor::Run() {
     return;
   }
   absl::StatusOr<SpawnedWorker> worker =
-      SpawnWorker(launch_.argv, launch_.env, launch_.working_dir);
+      SpawnWorker(launch_.argv, launch_.env, launch_.working_dir,
+                  launch_.cpus);
   if (!worker.ok()) {
     WriteAll(log_fd.get(),
              absl::StrCat("vernier: ", worker.status().message(), "\n"));
