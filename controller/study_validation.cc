@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/early_stopping/early_stopping_rule.h"
 #include "algorithms/search_space.h"
 #include "controller/study_yaml.h"
 #include "trial-runner/params_template.h"
@@ -133,6 +134,7 @@ class Validator {
     CheckAlgorithm();
     CheckTrials();
     CheckWorker();
+    CheckEarlyStopping();
     return std::move(errors_);
   }
 
@@ -566,6 +568,44 @@ class Validator {
         collector != v1::MetricsSpec::PUSH) {
       Add("worker.metrics.collector", "must be stdout or push");
     }
+  }
+
+  void CheckEarlyStopping() {
+    if (!spec_.has_early_stopping()) return;
+    const v1::EarlyStoppingSpec& early_stopping = spec_.early_stopping();
+    const std::vector<std::string> known = algorithms::EarlyStoppingRuleNames();
+    if (early_stopping.name().empty()) {
+      Add("early_stopping.name",
+          absl::StrCat("required: one of ", absl::StrJoin(known, ", ")));
+      return;
+    }
+    if (spec_.worker().kind() == v1::WorkerSpec::NONE) {
+      Add("early_stopping",
+          "needs intermediate measurements (steps), and a study whose worker "
+          "is of kind none gets final metrics only");
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<algorithms::EarlyStoppingRule>> rule =
+        algorithms::CreateEarlyStoppingRule(
+            early_stopping.name(), algorithms::EarlyStoppingContext{
+                                       .objective = spec_.objective(),
+                                       .settings = early_stopping.settings(),
+                                   });
+    if (rule.ok()) return;
+    const absl::string_view message = rule.status().message();
+    if (absl::IsNotFound(rule.status())) {
+      Add("early_stopping.name", std::string(message));
+      return;
+    }
+    // "settings.max_step: required" -> early_stopping.settings.max_step.
+    const size_t colon = message.find(": ");
+    if (absl::StartsWith(message, "settings.") &&
+        colon != absl::string_view::npos) {
+      Add(absl::StrCat("early_stopping.", message.substr(0, colon)),
+          std::string(message.substr(colon + 2)));
+      return;
+    }
+    Add("early_stopping.settings", std::string(message));
   }
 
   const v1::StudySpec& spec_;

@@ -46,6 +46,7 @@ class Loader {
                  ParameterSpec* out);
   void Trials(const YAML::Node& node, v1::TrialsSpec* out);
   void Worker(const YAML::Node& node, v1::WorkerSpec* out);
+  void EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out);
   // `dir` made absolute against base_dir_ and normalised.
   std::string ResolveDir(absl::string_view dir) const;
 
@@ -65,7 +66,7 @@ void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
   YamlReader::Fields fields =
       reader_.Mapping(root, "",
                       {"name", "description", "objective", "algorithm",
-                       "parameters", "trials", "worker"});
+                       "parameters", "trials", "worker", "early_stopping"});
   if (auto name = reader_.String(fields, "", "name")) spec->set_name(*name);
   if (auto description = reader_.String(fields, "", "description")) {
     spec->set_description(*description);
@@ -82,12 +83,16 @@ void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
   }
   Worker(fields.contains("worker") ? fields["worker"] : YAML::Node(),
          spec->mutable_worker());
+  if (fields.contains("early_stopping")) {
+    EarlyStopping(fields["early_stopping"], spec->mutable_early_stopping());
+  }
 }
 
 void Loader::Objective(const YAML::Node& node, v1::ObjectiveSpec* out) {
   const std::string path = "objective";
   YamlReader::Fields fields = reader_.Mapping(
-      node, path, {"metric", "goal", "target", "additional_metrics"});
+      node, path,
+      {"metric", "goal", "target", "additional_metrics", "count_stopped"});
   if (auto metric = reader_.String(fields, path, "metric")) {
     out->set_metric(*metric);
   }
@@ -100,6 +105,10 @@ void Loader::Objective(const YAML::Node& node, v1::ObjectiveSpec* out) {
   if (fields.contains("target")) {
     out->set_target(reader_.Number(fields["target"], JoinPath(path, "target"))
                         .value_or(kNaN));
+  }
+  if (auto count_stopped = reader_.EnumValue<bool>(
+          fields, path, "count_stopped", {{"true", true}, {"false", false}})) {
+    out->set_count_stopped(*count_stopped);
   }
   if (fields.contains("additional_metrics")) {
     const std::string list_path = JoinPath(path, "additional_metrics");
@@ -320,6 +329,18 @@ void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
             {{"stdout", v1::MetricsSpec::STDOUT},
              {"push", v1::MetricsSpec::PUSH}})) {
       out->mutable_metrics()->set_collector(*collector);
+    }
+  }
+}
+
+void Loader::EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out) {
+  const std::string path = "early_stopping";
+  YamlReader::Fields fields = reader_.Mapping(node, path, {"name", "settings"});
+  if (auto name = reader_.String(fields, path, "name")) out->set_name(*name);
+  if (fields.contains("settings")) {
+    if (auto settings = reader_.FreeFormStruct(fields["settings"],
+                                               JoinPath(path, "settings"))) {
+      *out->mutable_settings() = *std::move(settings);
     }
   }
 }
