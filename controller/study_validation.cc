@@ -423,7 +423,7 @@ class Validator {
       Add("algorithm.name", std::string(message));
       return;
     }
-    // "settings.foo: unknown setting" -> algorithm.settings.foo;
+    if (AddSettingError("algorithm", message)) return;
     // "parameter 'x': too many integers" -> parameters[i].
     const size_t colon = message.find(": ");
     const absl::string_view head =
@@ -431,11 +431,6 @@ class Validator {
     const std::string rest = colon == absl::string_view::npos
                                  ? ""
                                  : std::string(message.substr(colon + 2));
-    if (absl::StartsWith(head, "settings") &&
-        head.find(' ') == absl::string_view::npos) {
-      Add(absl::StrCat("algorithm.", head), rest);
-      return;
-    }
     for (int i = 0; i < spec_.parameters_size(); ++i) {
       if (head ==
           absl::StrCat("parameter '", spec_.parameters(i).name(), "'")) {
@@ -445,6 +440,20 @@ class Validator {
       }
     }
     Add("algorithm", std::string(message));
+  }
+
+  // A factory's error about one setting, "settings.KEY: what", added at
+  // "OWNER.settings.KEY"; false when `message` is about no setting.
+  bool AddSettingError(absl::string_view owner, absl::string_view message) {
+    const size_t colon = message.find(": ");
+    if (colon == absl::string_view::npos) return false;
+    const absl::string_view head = message.substr(0, colon);
+    if (!absl::StartsWith(head, "settings") ||
+        head.find(' ') != absl::string_view::npos) {
+      return false;
+    }
+    Add(absl::StrCat(owner, ".", head), std::string(message.substr(colon + 2)));
+    return true;
   }
 
   void CheckDuration(const std::string& path, bool present,
@@ -597,14 +606,7 @@ class Validator {
       Add("early_stopping.name", std::string(message));
       return;
     }
-    // "settings.max_step: required" -> early_stopping.settings.max_step.
-    const size_t colon = message.find(": ");
-    if (absl::StartsWith(message, "settings.") &&
-        colon != absl::string_view::npos) {
-      Add(absl::StrCat("early_stopping.", message.substr(0, colon)),
-          std::string(message.substr(colon + 2)));
-      return;
-    }
+    if (AddSettingError("early_stopping", message)) return;
     Add("early_stopping.settings", std::string(message));
   }
 
