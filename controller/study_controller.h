@@ -103,7 +103,9 @@ class StudyController {
   // Feeds an executor event. Thread-safe; returns at once.
   virtual void OnExecutorEvent(trial_runner::ExecutorEvent event) = 0;
 
-  // A measurement a worker reported over RPC, already durable. Thread-safe.
+  // A measurement a worker reported over RPC, already durable. Puts it to the
+  // early-stopping rule before returning, so that a stop the rule decides
+  // answers this very report (the registry's should_stop). Thread-safe.
   virtual void OnMeasurementReported(int64_t trial_id,
                                      v1::Measurement measurement) = 0;
 

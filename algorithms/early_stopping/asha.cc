@@ -1,7 +1,6 @@
 #include "algorithms/early_stopping/asha.h"
 
 #include <algorithm>
-#include <functional>
 #include <utility>
 
 #include "absl/strings/str_format.h"
