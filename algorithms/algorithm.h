@@ -49,6 +49,18 @@ class Algorithm {
   // (possibly none) when the space has nothing new left. Deterministic for a
   // given context and history. Not required to be thread-safe: the caller
   // serialises calls on one instance.
+  //
+  // Values in `history`: a trial's `objective` is set when it SUCCEEDED (its
+  // final value), when it is INFEASIBLE (not finite), and when the study's
+  // early-stopping rule stopped it (STOPPED with `early_stop` set): then it
+  // is the best intermediate value the trial reached by early_stop.step, a
+  // value at a partial budget. Other trials (FAILED, PENDING, RUNNING,
+  // STOPPED by the study's end) have none. An algorithm that learns from
+  // values learns from every trial with a finite objective, early-stopped
+  // ones included, at the value they reached: the rule judged them worse
+  // than their peers at that step, and their partial value steers a model
+  // away from them as the rule intended. Grid and random search read no
+  // values: to them every trial, stopped or not, is an assignment used.
   virtual absl::StatusOr<std::vector<Assignment>> Suggest(
       const std::vector<v1::Trial>& history, int count) = 0;
 };

@@ -19,6 +19,13 @@ absl::Status CheckKnownSettings(absl::string_view algorithm,
                                 const google::protobuf::Struct& settings,
                                 const std::vector<std::string>& known);
 
+// The same for settings of any `owner`, named as the message names it:
+// "settings.KEY: unknown setting for OWNER" (CheckKnownSettings passes
+// "algorithm 'NAME'").
+absl::Status CheckKnownSettingsOf(absl::string_view owner,
+                                  const google::protobuf::Struct& settings,
+                                  const std::vector<std::string>& known);
+
 }  // namespace vernier::algorithms
 
 #endif  // VERNIER_ALGORITHMS_SETTINGS_H_

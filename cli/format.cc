@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,37 @@ std::string FormatTime(const google::protobuf::Timestamp& time) {
 // The objective of a trial, or what stands in for it.
 std::string ObjectiveCell(const v1::Trial& trial) {
   return trial.has_objective() ? FormatNumber(trial.objective()) : "-";
+}
+
+// "stopped early by asha at step 9".
+std::string EarlyStopNote(const v1::EarlyStop& early_stop) {
+  return absl::StrCat("stopped early by ", early_stop.rule(), " at step ",
+                      early_stop.step());
+}
+
+// "  stopped early by asha: 5 trials (at step 1: #2 #4 #5; at step 3: #7 #9)"
+// per rule, one line each.
+std::string EarlyStoppedLines(
+    const std::vector<controller::StudySummary::EarlyStopped>& stopped) {
+  // rule -> step -> trial numbers, each in increasing order.
+  std::map<std::string, std::map<int64_t, std::vector<std::string>>> grouped;
+  for (const auto& trial : stopped) {
+    grouped[trial.rule][trial.step].push_back(absl::StrCat("#", trial.number));
+  }
+  std::string out;
+  for (const auto& [rule, by_step] : grouped) {
+    int count = 0;
+    std::vector<std::string> groups;
+    for (const auto& [step, numbers] : by_step) {
+      count += static_cast<int>(numbers.size());
+      groups.push_back(
+          absl::StrCat("at step ", step, ": ", absl::StrJoin(numbers, " ")));
+    }
+    absl::StrAppend(&out, "  stopped early by ", rule, ": ", count,
+                    count == 1 ? " trial (" : " trials (",
+                    absl::StrJoin(groups, "; "), ")\n");
+  }
+  return out;
 }
 
 }  // namespace
@@ -103,6 +135,10 @@ std::string ProgressLine(const controller::StudyProgress& progress) {
   std::string line = absl::StrFormat(
       "[%s] %d/%d done, %d running, %d failed", HumanDuration(progress.elapsed),
       summary.finished(), spec.trials().max(), summary.running, summary.failed);
+  if (!summary.early_stopped.empty()) {
+    absl::StrAppend(&line, ", ", summary.early_stopped.size(),
+                    " stopped early");
+  }
   if (summary.best.has_value()) {
     absl::StrAppend(&line, " | best ", spec.objective().metric(), "=",
                     FormatNumber(summary.best->objective()), " (trial ",
@@ -119,6 +155,13 @@ std::string TrialFinishedLine(const v1::StudySpec& spec,
   if (trial.state() == v1::Trial::SUCCEEDED) {
     absl::StrAppend(&line, " ", spec.objective().metric(), "=",
                     FormatNumber(trial.objective()));
+  } else if (trial.has_early_stop()) {
+    // "trial 3 stopped early by asha at step 9, score=0.41 (reason)"
+    absl::StrAppend(&line, " early by ", trial.early_stop().rule(),
+                    " at step ", trial.early_stop().step(), ", ",
+                    spec.objective().metric(), "=",
+                    FormatNumber(trial.objective()), " (",
+                    trial.early_stop().reason(), ")");
   } else if (!trial.state_message().empty()) {
     absl::StrAppend(&line, ": ", trial.state_message());
   }
@@ -141,11 +184,15 @@ std::string StudyReport(const v1::Study& study,
                         "infeasible, %d not finished\n",
                         summary.succeeded, summary.failed, summary.stopped,
                         summary.infeasible, summary.pending + summary.running);
+  absl::StrAppend(&out, EarlyStoppedLines(summary.early_stopped));
   if (!summary.best.has_value()) return out + "  no trial succeeded yet\n";
   const v1::Trial& best = *summary.best;
-  absl::StrAppendFormat(&out, "  best: trial %d, %s = %s\n", best.number(),
-                        spec.objective().metric(),
-                        FormatNumber(best.objective()));
+  absl::StrAppendFormat(
+      &out, "  best: trial %d, %s = %s%s\n", best.number(),
+      spec.objective().metric(), FormatNumber(best.objective()),
+      best.has_early_stop()
+          ? absl::StrCat(" (", EarlyStopNote(best.early_stop()), ")")
+          : "");
   absl::StrAppend(&out, "  parameters: ", FormatParams(spec, best), "\n");
   for (const auto& [name, value] : best.final_metrics()) {
     if (name == spec.objective().metric()) continue;
@@ -252,7 +299,11 @@ std::string TrialsTable(const v1::StudySpec& spec,
     if (priced) {
       row.push_back(absl::StrFormat("%.2f", ledger.TrialCost(trial, now)));
     }
-    std::string note = trial.state_message();
+    // A stopped trial's rule and step are always whole; its reason is in
+    // the state message (`--json`).
+    std::string note = trial.has_early_stop()
+                           ? EarlyStopNote(trial.early_stop())
+                           : trial.state_message();
     if (note.size() > 60) note = note.substr(0, 57) + "...";
     row.push_back(note);
     rows.push_back(std::move(row));

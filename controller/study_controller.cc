@@ -46,13 +46,14 @@ absl::StatusOr<v1::Study> StudyControllerImpl::Run() {
   absl::Status status = Recover();
   if (status.ok()) status = Advance();
   while (status.ok() && !finished_) {
-    std::optional<Event> event = events_.Pop(absl::Seconds(1));
+    std::optional<Event> event = events_.Pop(TimeToNextGraceEnd());
     // Reports are the hot path and change no trial's state: nothing to
     // advance or show after them.
     const bool changes_state =
         !event.has_value() ||
         !std::holds_alternative<MeasurementsReported>(*event);
     if (event.has_value()) status = Handle(std::move(*event));
+    StopWorkersPastGrace();
     if (!changes_state) continue;
     if (status.ok() && !finished_) status = Advance();
     ReportProgress();
@@ -121,6 +122,7 @@ absl::Status StudyControllerImpl::Recover() {
     }
     trials_[trial.id()] = std::move(trial);
   }
+  if (absl::Status s = LoadLearningCurves(); !s.ok()) return s;
   if (study_.state() == v1::Study::STOPPED) {
     study_.set_state(v1::Study::ACTIVE);
     study_.set_end_reason(v1::Study::END_REASON_UNSPECIFIED);
@@ -257,6 +259,7 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
   trial.set_log_path(launch.log_path);
   if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
   last_intermediate_.erase(trial.id());
+  if (early_stopper_ != nullptr) early_stopper_->Restart(trial.id());
   if (options_.registry != nullptr) {
     options_.registry->Add(trial.id(), TrialRegistry::Entry{
                                            .study_id = study_.id(),
@@ -294,6 +297,9 @@ absl::Status StudyControllerImpl::Handle(Event event) {
   if (auto* reported = std::get_if<MeasurementsReported>(&event)) {
     return Handle(*reported);
   }
+  if (auto* early_stop = std::get_if<EarlyStopDecided>(&event)) {
+    return Handle(*early_stop);
+  }
   if (auto* finish = std::get_if<FinishRequested>(&event)) {
     return Handle(std::move(*finish));
   }
@@ -326,7 +332,14 @@ absl::Status StudyControllerImpl::Handle(const MetricsObserved& event) {
     (*measurement.mutable_metrics())[name] = value;
     last_intermediate_[trial->id()][name] = value;
   }
-  return store_->AddMeasurements(trial->id(), {measurement});
+  if (absl::Status s = store_->AddMeasurements(trial->id(), {measurement});
+      !s.ok()) {
+    return s;
+  }
+  std::optional<EarlyStopper::Decision> stop =
+      JudgeForEarlyStop(trial->id(), {measurement});
+  if (!stop.has_value()) return absl::OkStatus();
+  return Handle(EarlyStopDecided{trial->id(), *std::move(stop)});
 }
 
 absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
@@ -340,8 +353,10 @@ absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
   trial->clear_local_worker();
   if (options_.registry != nullptr) options_.registry->Remove(trial->id());
 
-  if (event.stopped &&
-      (ending_ == Ending::kUserStop || ending_ == Ending::kShutdown)) {
+  if (early_stopping_.contains(trial->id())) {
+    EndEarlyStopped(*trial);
+  } else if (event.stopped &&
+             (ending_ == Ending::kUserStop || ending_ == Ending::kShutdown)) {
     trial->set_state(v1::Trial::PENDING);
     trial->set_state_message(
         "interrupted by a stop request; runs again on resume");
@@ -628,9 +643,12 @@ absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
   absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> algorithm =
       algorithms::CreateAlgorithm(study->spec().algorithm().name(), context);
   if (!algorithm.ok()) return algorithm.status();
+  absl::StatusOr<std::unique_ptr<EarlyStopper>> early_stopper =
+      EarlyStopper::Create(study->spec());
+  if (!early_stopper.ok()) return early_stopper.status();
   return std::make_unique<StudyControllerImpl>(
       store, executor, *std::move(study), *std::move(algorithm),
-      std::move(options));
+      *std::move(early_stopper), std::move(options));
 }
 
 absl::Status CheckSameSpec(const v1::Study& existing,

@@ -11,6 +11,17 @@
 // locks. Suggestions are computed on a separate thread so that a slow
 // algorithm never delays the handling of reports.
 //
+// Early stopping (spec.early_stopping): every intermediate measurement of the
+// objective, from the report RPC or a stdout `step=N` line, is put to the
+// study's rule (EarlyStopper) as it arrives. A trial the rule stops is told
+// so in the answer to that report and every later one (should_stop). A push
+// worker then has trials.stop_grace to exit by itself before the executor
+// stops it (SIGTERM, then SIGKILL after stop_grace again); a stdout worker,
+// which cannot hear the answer, is stopped by the executor at once. Either
+// way the trial ends STOPPED with `early_stop` (rule, step) and, as its
+// objective, the best value it reached by that step; its slot goes to the
+// next trial.
+//
 // Resume: Run starts from what the store holds. Trials left RUNNING by a
 // process that died are reclaimed (their workers killed) and run again, as
 // are PENDING ones; a STOPPED study becomes ACTIVE again.
@@ -102,7 +113,10 @@ class StudyController {
   // Feeds an executor event. Thread-safe; returns at once.
   virtual void OnExecutorEvent(trial_runner::ExecutorEvent event) = 0;
 
-  // Measurements a worker reported over RPC, already durable. Thread-safe.
+  // Measurements a worker reported over RPC, already durable. Puts them to
+  // the early-stopping rule before returning, so that a stop the rule
+  // decides answers this very report (the registry's should_stop).
+  // Thread-safe.
   virtual void OnMeasurementsReported(
       int64_t trial_id, std::vector<v1::Measurement> measurements) = 0;
 

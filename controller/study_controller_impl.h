@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -15,6 +16,7 @@
 
 #include "algorithms/algorithm.h"
 #include "controller/cost_ledger.h"
+#include "controller/early_stopper.h"
 #include "controller/event_queue.h"
 #include "controller/study_controller.h"
 
@@ -39,6 +41,13 @@ struct MeasurementsReported {
   std::vector<v1::Measurement> measurements;
 };
 
+// The early-stopping rule stopped a running trial (decided on a report
+// thread; see EarlyStopper).
+struct EarlyStopDecided {
+  int64_t trial_id = 0;
+  EarlyStopper::Decision decision;
+};
+
 struct FinishRequested {
   int64_t trial_id = 0;
   std::map<std::string, double> metrics;
@@ -60,9 +69,10 @@ struct TellRequested {
   std::function<void(absl::StatusOr<v1::Trial>)> done;
 };
 
-using Event = std::variant<ExecutorEvent, StopRequested, ShutdownRequested,
-                           SuggestionsReady, MeasurementsReported,
-                           FinishRequested, AskRequested, TellRequested>;
+using Event =
+    std::variant<ExecutorEvent, StopRequested, ShutdownRequested,
+                 SuggestionsReady, MeasurementsReported, EarlyStopDecided,
+                 FinishRequested, AskRequested, TellRequested>;
 
 // Why running workers are being stopped, which decides what their trials
 // become once they exit.
@@ -78,10 +88,12 @@ class StudyControllerImpl final : public StudyController {
   StudyControllerImpl(storage::Store* store, trial_runner::Executor* executor,
                       v1::Study study,
                       std::unique_ptr<algorithms::Algorithm> algorithm,
+                      std::unique_ptr<EarlyStopper> early_stopper,
                       StudyControllerOptions options)
       : store_(store),
         executor_(executor),
         options_(std::move(options)),
+        early_stopper_(std::move(early_stopper)),
         study_(std::move(study)),
         algorithm_(std::move(algorithm)),
         ledger_(study_.spec()) {}
@@ -99,7 +111,10 @@ class StudyControllerImpl final : public StudyController {
 
   void OnMeasurementsReported(
       int64_t trial_id, std::vector<v1::Measurement> measurements) override {
+    std::optional<EarlyStopper::Decision> stop =
+        JudgeForEarlyStop(trial_id, measurements);
     events_.Post(MeasurementsReported{trial_id, std::move(measurements)});
+    if (stop.has_value()) events_.Post(EarlyStopDecided{trial_id, *stop});
   }
 
   void FinishTrial(int64_t trial_id, std::map<std::string, double> metrics,
@@ -144,6 +159,7 @@ class StudyControllerImpl final : public StudyController {
   absl::Status Handle(const WorkerExited& event);
   absl::Status Handle(SuggestionsReady event);
   absl::Status Handle(const MeasurementsReported& event);
+  absl::Status Handle(const EarlyStopDecided& event);
   absl::Status Handle(FinishRequested event);
   absl::Status Handle(AskRequested event);
   absl::Status Handle(TellRequested event);
@@ -158,6 +174,22 @@ class StudyControllerImpl final : public StudyController {
   // After a fatal error: stops the workers and waits (boundedly) for them
   // to exit, writing nothing, so none is left running unowned.
   void AbandonWorkers();
+
+  // Early stopping (study_controller_early_stop.cc).
+  // Asks the rule about a running trial's new measurements; on a stop, marks
+  // the trial so that this and later reports answer should_stop. Thread-safe.
+  std::optional<EarlyStopper::Decision> JudgeForEarlyStop(
+      int64_t trial_id, const std::vector<v1::Measurement>& measurements);
+  // Feeds the rule the curves of the trials that ended in an earlier run.
+  absl::Status LoadLearningCurves();
+  // Stops, through the executor, the workers told to stop whose grace has
+  // passed.
+  void StopWorkersPastGrace();
+  // How long the loop may sleep before StopWorkersPastGrace has work.
+  absl::Duration TimeToNextGraceEnd() const;
+  // Ends a trial whose worker exited after the rule stopped it (it is in
+  // early_stopping_): STOPPED, with its rule, step and best value.
+  void EndEarlyStopped(v1::Trial& trial);
 
   // Decides the state of a trial whose worker ended by itself.
   void Judge(v1::Trial& trial, const WorkerExited& event);
@@ -199,6 +231,8 @@ class StudyControllerImpl final : public StudyController {
   storage::Store* const store_;
   trial_runner::Executor* const executor_;
   const StudyControllerOptions options_;
+  // Null without early_stopping; thread-safe, used by report threads too.
+  const std::unique_ptr<EarlyStopper> early_stopper_;
   EventQueue<Event> events_;
 
   // Everything below is owned by the loop thread (inside Run).
@@ -208,6 +242,14 @@ class StudyControllerImpl final : public StudyController {
   // Intermediate values seen in the current attempt of each running trial:
   // the last one counts as final when a worker reports no final value.
   std::map<int64_t, std::map<std::string, double>> last_intermediate_;
+  // Running trials the early-stopping rule stopped, until their workers exit.
+  struct EarlyStopping {
+    EarlyStopper::Decision decision;
+    // When the executor stops the worker if it is still running; unset once
+    // the executor was asked.
+    std::optional<absl::Time> grace_end;
+  };
+  std::map<int64_t, EarlyStopping> early_stopping_;  // by trial id
   std::thread suggest_thread_;
   bool suggesting_ = false;
   std::deque<AskRequested> asks_;  // ask/tell requests, oldest first

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/study_yaml.h"
 #include "gmock/gmock.h"
@@ -153,10 +154,11 @@ class StudyControllerTest : public ::testing::Test {
   // Runs the study to its end with `executor`; `during` runs on the test
   // thread while the loop runs.
   v1::Study RunStudy(const v1::Study& study, FakeExecutor& executor,
-                     std::function<void(StudyController&)> during = nullptr) {
-    auto controller = StudyController::Create(
-        store_.get(), &executor, study.id(),
-        StudyControllerOptions{.log_dir = (dir_ / "logs").string()});
+                     std::function<void(StudyController&)> during = nullptr,
+                     StudyControllerOptions options = {}) {
+    options.log_dir = (dir_ / "logs").string();
+    auto controller = StudyController::Create(store_.get(), &executor,
+                                              study.id(), std::move(options));
     EXPECT_TRUE(controller.ok()) << controller.status();
     StudyController* raw = controller->get();
     executor.SetSink(
@@ -173,8 +175,11 @@ class StudyControllerTest : public ::testing::Test {
     return store_->ListTrials(study.id()).value();
   }
 
+  // `tail` is appended to the study (early_stopping, ...).
   static std::string Yaml(const std::string& trials,
-                          const std::string& extra = "") {
+                          const std::string& extra = "",
+                          const std::string& worker_extra = "",
+                          const std::string& tail = "") {
     return R"(
 name: fake
 objective: {metric: accuracy, goal: maximize)" +
@@ -184,8 +189,8 @@ parameters:
   - {name: x, type: double, min: 0, max: 1}
 trials: )" +
            trials + R"(
-worker: {command: ["train", "--x=${params.x}"]}
-)";
+worker: {command: ["train", "--x=${params.x}"])" +
+           worker_extra + "}\n" + tail;
   }
 
   std::filesystem::path dir_;
@@ -397,6 +402,146 @@ TEST_F(StudyControllerTest, ResumingWithAChangedSpecIsRefused) {
   EXPECT_EQ(study.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(study.status().message()),
               ::testing::HasSubstr("max"));
+}
+
+// Early stopping, through stdout `step=N` lines: trial k's accuracy at step
+// s (1..9) is kValues[k] * s / 9. ASHA's rungs are 1 and 3 (max_step 9).
+TEST_F(StudyControllerTest, AshaStopsTrialsFromStdoutStepsAtTheirRung) {
+  // Worked by hand (rung 1 keeps max(1, n/3) of n trials, rung 3 likewise):
+  // 1 alone goes on; 2 loses to 1 at rung 1; 3 leads; 4 is third of four at
+  // rung 1; 5 leads; 6 is second of six at rung 1 (kept: 2) but second of
+  // four at rung 3 (kept: 1).
+  static const std::map<std::string, double> kValues = {
+      {"1", 0.5}, {"2", 0.4}, {"3", 0.6}, {"4", 0.55}, {"5", 0.7}, {"6", 0.65}};
+  v1::Study study = MakeStudy(
+      Yaml("{max: 6}", "", "",
+           "early_stopping: {name: asha, settings: {max_step: 9}}\n"));
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    const double value = kValues.at(launch.env.at("VERNIER_TRIAL_NUMBER"));
+    Outcome outcome;
+    for (int step = 1; step <= 9; ++step) {
+      outcome.steps[step] = {{"accuracy", value * step / 9}};
+    }
+    return outcome;
+  });
+  v1::Study done = RunStudy(study, executor);
+  EXPECT_EQ(done.state(), v1::Study::DONE);
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 6u);
+  const std::map<int, int64_t> stopped_at = {{2, 1}, {4, 1}, {6, 3}};
+  for (const v1::Trial& trial : trials) {
+    SCOPED_TRACE(trial.number());
+    const double value = kValues.at(std::to_string(trial.number()));
+    auto it = stopped_at.find(trial.number());
+    if (it == stopped_at.end()) {
+      EXPECT_EQ(trial.state(), v1::Trial::SUCCEEDED);
+      EXPECT_DOUBLE_EQ(trial.objective(), value);
+      EXPECT_FALSE(trial.has_early_stop());
+      continue;
+    }
+    EXPECT_EQ(trial.state(), v1::Trial::STOPPED);
+    EXPECT_EQ(trial.early_stop().rule(), "asha");
+    EXPECT_EQ(trial.early_stop().step(), it->second);
+    EXPECT_EQ(trial.early_stop().best_step(), it->second);
+    EXPECT_DOUBLE_EQ(trial.objective(), value * it->second / 9);
+    EXPECT_THAT(trial.state_message(),
+                ::testing::StartsWith(absl::StrCat(
+                    "stopped early by asha at step ", it->second, ": best")));
+  }
+  StudySummary summary = Summarize(study.spec().objective(), trials);
+  EXPECT_EQ(summary.best->number(), 5);
+  EXPECT_EQ(summary.stopped, 3);
+  ASSERT_EQ(summary.early_stopped.size(), 3u);
+  EXPECT_EQ(summary.early_stopped[2].number, 6);
+  EXPECT_EQ(summary.early_stopped[2].step, 3);
+}
+
+// Through the report path: the report that triggers the rule already answers
+// should_stop; the worker gets trials.stop_grace to exit by itself before the
+// executor stops it; its slot then goes to a new trial.
+TEST_F(StudyControllerTest, AReportedStopWaitsForTheGraceThenFreesTheSlot) {
+  v1::Study study = MakeStudy(
+      Yaml("{max: 3, parallel: 2, stop_grace: 1h}", "",
+           ", metrics: {collector: push}",
+           "early_stopping: {name: median, settings: {min_trials: 1}}\n"));
+  FakeExecutor executor(store_.get(), [](const TrialLaunch&, int) {
+    return Outcome{.hang = true};
+  });
+  TrialRegistry registry;
+  absl::Mutex clock_mutex;
+  absl::Time now = absl::Now();
+  StudyControllerOptions options;
+  options.registry = &registry;
+  options.now = [&] {
+    absl::MutexLock lock(&clock_mutex);
+    return now;
+  };
+  auto report = [](StudyController& controller, int64_t trial_id,
+                   double accuracy) {
+    v1::Measurement measurement;
+    measurement.set_step(1);
+    (*measurement.mutable_metrics())["accuracy"] = accuracy;
+    controller.OnMeasurementsReported(trial_id, {measurement});
+  };
+  RunStudy(
+      study, executor,
+      [&](StudyController& controller) {
+        WaitFor([&] { return executor.running() == 2; });
+        const std::vector<TrialLaunch> launches = executor.launches();
+        const TrialLaunch& good = launches[0];
+        const TrialLaunch& bad = launches[1];
+        auto should_stop = [&](const TrialLaunch& launch) {
+          return registry
+              .Check(launch.trial_id, launch.env.at("VERNIER_TOKEN"))
+              ->should_stop;
+        };
+        report(controller, good.trial_id, 0.9);
+        report(controller, bad.trial_id, 0.1);
+        EXPECT_FALSE(should_stop(good));
+        EXPECT_TRUE(should_stop(bad));
+        // Within the grace the worker runs on.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        EXPECT_EQ(executor.running(), 2);
+        EXPECT_EQ(executor.launches().size(), 2u);
+        {
+          absl::MutexLock lock(&clock_mutex);
+          now += absl::Hours(1) + absl::Seconds(1);
+        }
+        WaitFor([&] { return executor.launches().size() == 3; });
+        controller.RequestStop();
+      },
+      options);
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::PENDING);  // interrupted by the stop
+  EXPECT_EQ(trials[1].state(), v1::Trial::STOPPED);
+  EXPECT_EQ(trials[1].early_stop().rule(), "median");
+  EXPECT_EQ(trials[1].early_stop().step(), 1);
+  EXPECT_DOUBLE_EQ(trials[1].objective(), 0.1);
+  EXPECT_EQ(trials[1].exit_signal(), 15);
+  EXPECT_THAT(trials[1].state_message(),
+              ::testing::HasSubstr("worse than the median 0.9 of 1"));
+}
+
+TEST_F(StudyControllerTest, AStoppedTrialIsTheBestOnlyWithCountStopped) {
+  v1::ObjectiveSpec objective;
+  objective.set_goal(v1::ObjectiveSpec::MAXIMIZE);
+  std::vector<v1::Trial> trials(2);
+  trials[0].set_number(1);
+  trials[0].set_state(v1::Trial::SUCCEEDED);
+  trials[0].set_objective(0.5);
+  trials[1].set_number(2);
+  trials[1].set_state(v1::Trial::STOPPED);
+  trials[1].set_objective(0.8);
+  trials[1].mutable_early_stop()->set_rule("median");
+  trials[1].mutable_early_stop()->set_step(4);
+  EXPECT_EQ(Summarize(objective, trials).best->number(), 1);
+  objective.set_count_stopped(true);
+  EXPECT_EQ(Summarize(objective, trials).best->number(), 2);
+  // A trial the study's end stopped has no value to count.
+  trials[1].clear_early_stop();
+  trials[1].clear_objective();
+  EXPECT_EQ(Summarize(objective, trials).best->number(), 1);
 }
 
 }  // namespace

@@ -20,6 +20,20 @@ bool IsFinal(v1::Trial::State state) {
   }
 }
 
+namespace {
+
+// Makes `trial` the best when its objective beats the best so far.
+void CompeteForBest(const v1::ObjectiveSpec& objective, const v1::Trial& trial,
+                    StudySummary& summary) {
+  if (trial.has_objective() && std::isfinite(trial.objective()) &&
+      (!summary.best.has_value() ||
+       IsBetter(objective, trial.objective(), summary.best->objective()))) {
+    summary.best = trial;
+  }
+}
+
+}  // namespace
+
 void AddToSummary(const v1::ObjectiveSpec& objective, const v1::Trial& trial,
                   StudySummary& summary) {
   ++summary.created;
@@ -32,17 +46,18 @@ void AddToSummary(const v1::ObjectiveSpec& objective, const v1::Trial& trial,
       break;
     case v1::Trial::SUCCEEDED:
       ++summary.succeeded;
-      if (trial.has_objective() && std::isfinite(trial.objective()) &&
-          (!summary.best.has_value() ||
-           IsBetter(objective, trial.objective(), summary.best->objective()))) {
-        summary.best = trial;
-      }
+      CompeteForBest(objective, trial, summary);
       break;
     case v1::Trial::FAILED:
       ++summary.failed;
       break;
     case v1::Trial::STOPPED:
       ++summary.stopped;
+      if (!trial.has_early_stop()) break;
+      summary.early_stopped.push_back(
+          StudySummary::EarlyStopped{trial.number(), trial.early_stop().rule(),
+                                     trial.early_stop().step()});
+      if (objective.count_stopped()) CompeteForBest(objective, trial, summary);
       break;
     case v1::Trial::INFEASIBLE:
       ++summary.infeasible;

@@ -4,7 +4,9 @@
 #ifndef VERNIER_CONTROLLER_STUDY_SUMMARY_H_
 #define VERNIER_CONTROLLER_STUDY_SUMMARY_H_
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "vernier/v1/study.pb.h"
@@ -22,7 +24,17 @@ struct StudySummary {
   // Trials in a final state (succeeded, failed, stopped, infeasible).
   int finished() const { return succeeded + failed + stopped + infeasible; }
   // The best SUCCEEDED trial with a finite objective; ties go to the earlier.
+  // With objective.count_stopped, trials stopped early compete too, with the
+  // best value they reached (their objective).
   std::optional<v1::Trial> best;
+  // The trials the early-stopping rule stopped (a part of `stopped`), in
+  // number order.
+  struct EarlyStopped {
+    int number = 0;
+    std::string rule;
+    int64_t step = 0;
+  };
+  std::vector<EarlyStopped> early_stopped;
 };
 
 StudySummary Summarize(const v1::ObjectiveSpec& objective,

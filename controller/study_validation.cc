@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/early_stopping/early_stopping_rule.h"
 #include "algorithms/search_space.h"
 #include "controller/cost_validation.h"
 #include "controller/study_yaml.h"
@@ -135,6 +136,7 @@ class Validator {
     CheckTrials();
     CheckWorker();
     ValidateCostSpec(spec_, errors_);
+    CheckEarlyStopping();
     return std::move(errors_);
   }
 
@@ -423,7 +425,7 @@ class Validator {
       Add("algorithm.name", std::string(message));
       return;
     }
-    // "settings.foo: unknown setting" -> algorithm.settings.foo;
+    if (AddSettingError("algorithm", message)) return;
     // "parameter 'x': too many integers" -> parameters[i].
     const size_t colon = message.find(": ");
     const absl::string_view head =
@@ -431,11 +433,6 @@ class Validator {
     const std::string rest = colon == absl::string_view::npos
                                  ? ""
                                  : std::string(message.substr(colon + 2));
-    if (absl::StartsWith(head, "settings") &&
-        head.find(' ') == absl::string_view::npos) {
-      Add(absl::StrCat("algorithm.", head), rest);
-      return;
-    }
     for (int i = 0; i < spec_.parameters_size(); ++i) {
       if (head ==
           absl::StrCat("parameter '", spec_.parameters(i).name(), "'")) {
@@ -445,6 +442,20 @@ class Validator {
       }
     }
     Add("algorithm", std::string(message));
+  }
+
+  // A factory's error about one setting, "settings.KEY: what", added at
+  // "OWNER.settings.KEY"; false when `message` is about no setting.
+  bool AddSettingError(absl::string_view owner, absl::string_view message) {
+    const size_t colon = message.find(": ");
+    if (colon == absl::string_view::npos) return false;
+    const absl::string_view head = message.substr(0, colon);
+    if (!absl::StartsWith(head, "settings") ||
+        head.find(' ') != absl::string_view::npos) {
+      return false;
+    }
+    Add(absl::StrCat(owner, ".", head), std::string(message.substr(colon + 2)));
+    return true;
   }
 
   void CheckDuration(const std::string& path, bool present,
@@ -568,6 +579,37 @@ class Validator {
         collector != v1::MetricsSpec::PUSH) {
       Add("worker.metrics.collector", "must be stdout or push");
     }
+  }
+
+  void CheckEarlyStopping() {
+    if (!spec_.has_early_stopping()) return;
+    const v1::EarlyStoppingSpec& early_stopping = spec_.early_stopping();
+    const std::vector<std::string> known = algorithms::EarlyStoppingRuleNames();
+    if (early_stopping.name().empty()) {
+      Add("early_stopping.name",
+          absl::StrCat("required: one of ", absl::StrJoin(known, ", ")));
+      return;
+    }
+    if (spec_.worker().kind() == v1::WorkerSpec::NONE) {
+      Add("early_stopping",
+          "needs intermediate measurements (steps), and a study whose worker "
+          "is of kind none gets final metrics only");
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<algorithms::EarlyStoppingRule>> rule =
+        algorithms::CreateEarlyStoppingRule(
+            early_stopping.name(), algorithms::EarlyStoppingContext{
+                                       .objective = spec_.objective(),
+                                       .settings = early_stopping.settings(),
+                                   });
+    if (rule.ok()) return;
+    const absl::string_view message = rule.status().message();
+    if (absl::IsNotFound(rule.status())) {
+      Add("early_stopping.name", std::string(message));
+      return;
+    }
+    if (AddSettingError("early_stopping", message)) return;
+    Add("early_stopping.settings", std::string(message));
   }
 
   const v1::StudySpec& spec_;

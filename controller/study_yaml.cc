@@ -53,6 +53,7 @@ class Loader {
   std::optional<double> NumberField(YamlReader::Fields& fields,
                                     const std::string& parent,
                                     absl::string_view key);
+  void EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out);
   // `dir` made absolute against base_dir_ and normalised.
   std::string ResolveDir(absl::string_view dir) const;
 
@@ -72,7 +73,8 @@ void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
   YamlReader::Fields fields =
       reader_.Mapping(root, "",
                       {"name", "description", "objective", "algorithm",
-                       "parameters", "trials", "worker", "budget", "labels"});
+                       "parameters", "trials", "worker", "budget", "labels",
+                       "early_stopping"});
   if (auto name = reader_.String(fields, "", "name")) spec->set_name(*name);
   if (auto description = reader_.String(fields, "", "description")) {
     spec->set_description(*description);
@@ -93,6 +95,9 @@ void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
     Budget(fields["budget"], spec->mutable_budget());
   }
   if (fields.contains("labels")) Labels(fields["labels"], spec);
+  if (fields.contains("early_stopping")) {
+    EarlyStopping(fields["early_stopping"], spec->mutable_early_stopping());
+  }
 }
 
 std::optional<double> Loader::NumberField(YamlReader::Fields& fields,
@@ -189,7 +194,8 @@ void Loader::WorkerResources(YamlReader::Fields& fields, v1::WorkerSpec* out) {
 void Loader::Objective(const YAML::Node& node, v1::ObjectiveSpec* out) {
   const std::string path = "objective";
   YamlReader::Fields fields = reader_.Mapping(
-      node, path, {"metric", "goal", "target", "additional_metrics"});
+      node, path,
+      {"metric", "goal", "target", "additional_metrics", "count_stopped"});
   if (auto metric = reader_.String(fields, path, "metric")) {
     out->set_metric(*metric);
   }
@@ -202,6 +208,10 @@ void Loader::Objective(const YAML::Node& node, v1::ObjectiveSpec* out) {
   if (fields.contains("target")) {
     out->set_target(reader_.Number(fields["target"], JoinPath(path, "target"))
                         .value_or(kNaN));
+  }
+  if (auto count_stopped = reader_.EnumValue<bool>(
+          fields, path, "count_stopped", {{"true", true}, {"false", false}})) {
+    out->set_count_stopped(*count_stopped);
   }
   if (fields.contains("additional_metrics")) {
     const std::string list_path = JoinPath(path, "additional_metrics");
@@ -425,6 +435,18 @@ void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
             {{"stdout", v1::MetricsSpec::STDOUT},
              {"push", v1::MetricsSpec::PUSH}})) {
       out->mutable_metrics()->set_collector(*collector);
+    }
+  }
+}
+
+void Loader::EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out) {
+  const std::string path = "early_stopping";
+  YamlReader::Fields fields = reader_.Mapping(node, path, {"name", "settings"});
+  if (auto name = reader_.String(fields, path, "name")) out->set_name(*name);
+  if (fields.contains("settings")) {
+    if (auto settings = reader_.FreeFormStruct(fields["settings"],
+                                               JoinPath(path, "settings"))) {
+      *out->mutable_settings() = *std::move(settings);
     }
   }
 }

@@ -20,6 +20,9 @@
 //     target: 0.99              # optional, finite
 //     additional_metrics: [fit_seconds]  # optional; distinct metric names,
 //                               #   not the objective metric
+//     count_stopped: false      # default false; true lets a trial stopped
+//                               #   early be the best, by the best value it
+//                               #   reached
 //   algorithm:                  # optional; default {name: random}
 //     name: random              # a registered algorithm (grid, random,
 //                               #   external, ...)
@@ -75,6 +78,12 @@
 //     currency: USD             # default USD; three capital letters
 //     on_exhausted: stop        # stop (default): running trials are stopped
 //                               #   at the limit | drain: they finish
+//   early_stopping:             # optional; absent: trials run to their end
+//     name: asha                # required: median | asha
+//     settings: {max_step: 81}  # a mapping; the rule rejects keys it does
+//                               #   not know (algorithms/early_stopping/
+//                               #   median_rule.h, asha.h). Not for a worker
+//                               #   of kind none, which reports no steps.
 //
 // A ${params.NAME} in worker.command or a worker.env value must name a
 // parameter. Durations are one or more <number><unit>, units ms, s, m, h, d
@@ -84,8 +93,8 @@
 //
 // Error paths name fields as the YAML does: "parameters[2].max",
 // "trials.parallel", "worker.command[1]", "worker.env.FOO",
-// "algorithm.settings.foo". An error about a missing field is placed on the
-// mapping that lacks it.
+// "algorithm.settings.foo", "early_stopping.settings.max_step". An error
+// about a missing field is placed on the mapping that lacks it.
 #ifndef VERNIER_CONTROLLER_STUDY_YAML_H_
 #define VERNIER_CONTROLLER_STUDY_YAML_H_
 

@@ -283,6 +283,25 @@ TEST(MalformedStudyBaseTest, BaseIsValid) {
   EXPECT_TRUE(loaded.errors.empty()) << Describe(loaded.errors);
 }
 
+TEST(LoadStudyYamlTest, EarlyStoppingAndCountStoppedAreRead) {
+  const std::string yaml =
+      absl::StrReplaceAll(kBase,
+                          {{"  goal: maximize\n",
+                            "  goal: maximize\n  count_stopped: true\n"}}) +
+      "early_stopping:\n  name: asha\n  settings: {max_step: 81}\n";
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  ASSERT_TRUE(loaded.errors.empty()) << Describe(loaded.errors);
+  EXPECT_TRUE(loaded.spec.objective().count_stopped());
+  EXPECT_EQ(loaded.spec.early_stopping().name(), "asha");
+  EXPECT_EQ(loaded.spec.early_stopping()
+                .settings()
+                .fields()
+                .at("max_step")
+                .number_value(),
+            81);
+  EXPECT_FALSE(LoadStudyYaml(kBase, kBaseDir).spec.has_early_stopping());
+}
+
 TEST_P(MalformedStudyTest, ReportsPathAndPosition) {
   const MalformedCase& c = GetParam();
   std::string yaml(kBase);
@@ -497,6 +516,57 @@ INSTANTIATE_TEST_SUITE_P(
                       "worker:\n  command: [python3, train.py, "
                       "\"--C=${params.C}\"]\n",
                       "", "worker.command", 1, 1, "required"},
+        MalformedCase{"AshaReductionFactorBelowTwo",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  command: [python3, train.py, "
+                      "\"--C=${params.C}\"]\nearly_stopping:\n  name: asha\n"
+                      "  settings: {max_step: 9, reduction_factor: 1}\n",
+                      "early_stopping.settings.reduction_factor", 14, 27,
+                      "must be at least 2 (not 1)"},
+        MalformedCase{"AshaRungsDoNotFitMaxStep",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  command: [python3, train.py, "
+                      "\"--C=${params.C}\"]\nearly_stopping:\n  name: asha\n"
+                      "  settings: {min_step: 5, max_step: 10}\n",
+                      "early_stopping.settings.max_step", 14, 27,
+                      "the rungs do not fit"},
+        MalformedCase{"MedianUnknownSetting",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  command: [python3, train.py, "
+                      "\"--C=${params.C}\"]\nearly_stopping:\n  name: median\n"
+                      "  settings: {min_steps: 3}\n",
+                      "early_stopping.settings.min_steps", 14, 14,
+                      "unknown setting for early-stopping rule 'median'"},
+        MalformedCase{
+            "UnknownEarlyStoppingRule",
+            "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+            "  command: [python3, train.py, "
+            "\"--C=${params.C}\"]\nearly_stopping: {name: hyperband}\n",
+            "early_stopping.name", 12, 18,
+            "unknown early-stopping rule 'hyperband' (known: asha, "
+            "median)"},
+        MalformedCase{"EarlyStoppingWithoutName",
+                      "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+                      "  command: [python3, train.py, "
+                      "\"--C=${params.C}\"]\nearly_stopping: {settings: {}}\n",
+                      "early_stopping.name", 12, 1,
+                      "required: one of asha, median"},
+        MalformedCase{
+            "EarlyStoppingUnknownKey",
+            "  command: [python3, train.py, \"--C=${params.C}\"]\n",
+            "  command: [python3, train.py, "
+            "\"--C=${params.C}\"]\nearly_stopping: {name: median, grace: 1s}\n",
+            "early_stopping.grace", 12, 32, "unknown key"},
+        MalformedCase{"EarlyStoppingWithoutSteps",
+                      "worker:\n  command: [python3, train.py, "
+                      "\"--C=${params.C}\"]\n",
+                      "worker: {kind: none}\nearly_stopping: {name: median}\n",
+                      "early_stopping", 11, 1,
+                      "needs intermediate measurements (steps)"},
+        MalformedCase{"CountStoppedNotABool", "  goal: maximize\n",
+                      "  goal: maximize\n  count_stopped: maybe\n",
+                      "objective.count_stopped", 5, 3,
+                      "must be one of true, false"},
         MalformedCase{"StudyIsAList", std::string(kBase), "- name: x\n", "", 1,
                       1, "must be a mapping"}),
     [](const ::testing::TestParamInfo<MalformedCase>& info) {
