@@ -15,7 +15,7 @@ HyperPrior DefaultPrior(int dimensions) {
   HyperPrior prior;
   prior.log_lengthscale_mean =
       std::log(0.25 * std::sqrt(std::max(1, dimensions)));
-  prior.log_lengthscale_sd = 1.25;
+  prior.log_lengthscale_sd = 0.75;
   prior.log_signal_mean = 0;
   prior.log_signal_sd = 1.5;
   prior.log_noise_mean = std::log(1e-6);
@@ -26,7 +26,7 @@ HyperPrior DefaultPrior(int dimensions) {
 void HyperBounds(int dimensions, const FitOptions& options,
                  std::vector<double>* lower, std::vector<double>* upper) {
   lower->assign(dimensions, std::log(0.005));
-  upper->assign(dimensions, std::log(30.0));
+  upper->assign(dimensions, std::log(4.0));
   lower->push_back(std::log(0.02));
   upper->push_back(std::log(50.0));
   lower->push_back(std::log(options.noise_floor));

@@ -2,11 +2,11 @@
 // L-BFGS (nlopt_adapter.h) from several starts inside fixed bounds.
 //
 // Bounds, in the unit cube of the search space and standardised outputs:
-//   length scales     [0.005, 30]
+//   length scales     [0.005, 4] (longer is flat across the cube anyway)
 //   signal variance   [0.02, 50]
 //   noise variance    [noise_floor, 2]
 // Priors (normal on the natural log): length scale mean log(0.25 sqrt(d)),
-// sd 1.25 (so short scales need evidence, more so in high dimension); signal
+// sd 0.75 (so short scales need evidence, more so in high dimension); signal
 // mean 0, sd 1.5; noise mean log(1e-6), sd 3 (weak: the data decide whether
 // the objective is noisy; a larger prior noise would make fantasies (see
 // gp_algorithm.h) leave so much variance that a batch piles up).

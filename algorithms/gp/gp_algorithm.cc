@@ -73,8 +73,8 @@ bool IsPrefix(const std::vector<ObservationId>& prefix,
          std::equal(prefix.begin(), prefix.end(), of.begin());
 }
 
-// Standardised targets of `observations` (infeasible ones imputed with the
-// worst finite value).
+// The model's targets for `observations`: infeasible ones imputed with the
+// worst finite value, then warped (below) and standardised.
 Eigen::VectorXd Targets(const std::vector<const Observation*>& observations) {
   const Eigen::Index n = static_cast<Eigen::Index>(observations.size());
   double worst = -std::numeric_limits<double>::infinity();
@@ -87,6 +87,15 @@ Eigen::VectorXd Targets(const std::vector<const Observation*>& observations) {
     y[i] = std::isnan(observations[i]->value) ? worst : observations[i]->value;
   }
   if (n == 0) return y;
+  // Warp: log1p((y - best) / median(y - best)), monotone, so objectives
+  // whose bad values are orders of magnitude away (Rosenbrock, losses that
+  // diverge) do not flatten the model's view of the good region.
+  const double lo = y.minCoeff();
+  std::vector<double> above(y.data(), y.data() + n);
+  for (double& v : above) v -= lo;
+  std::nth_element(above.begin(), above.begin() + n / 2, above.end());
+  const double scale = above[n / 2];
+  if (scale > 0) y = ((y.array() - lo) / scale).log1p().matrix();
   const double mean = y.mean();
   const double sd = std::sqrt((y.array() - mean).square().mean());
   return (y.array() - mean) / (sd > 1e-12 ? sd : 1.0);
@@ -152,8 +161,21 @@ class GpAlgorithm final : public Algorithm {
         }
         if (model_.has_value()) next = FromModel(global, engine);
       }
-      if (!next.has_value()) next = FromDesign(global, engine);
-      if (!next.has_value()) break;
+      if (!next.has_value()) {
+        next = FromDesign(global, engine);
+        if (!next.has_value()) break;
+        // The design's points of this batch are fantasies for the model's
+        // points after them: now if the model is up, else when it is built.
+        absl::StatusOr<std::vector<double>> unit = space_.ToUnit(*next);
+        if (unit.ok()) {
+          Eigen::VectorXd features = encoding_.Features(*unit);
+          if (model_ready && model_.has_value()) {
+            AddFantasy(features).IgnoreError();
+          } else {
+            fantasies_.push_back(std::move(features));
+          }
+        }
+      }
       suggestions.push_back(*std::move(next));
     }
     ReleaseFantasies();
@@ -321,14 +343,14 @@ class GpAlgorithm final : public Algorithm {
   }
 
   // A fantasy at `point`: the model's mean there, but never better than the
-  // best value observed (kriging believer where no improvement is predicted,
-  // a constant liar at the best value where one is). Believing a predicted
-  // improvement would leave expected improvement next to the fantasy, so a
-  // batch would pile up in one spot; lying at the best value makes the next
-  // point of the batch look elsewhere.
+  // mean of the observations (0 in standardised units): kriging believer
+  // where the model predicts a poor value, a constant liar at the average
+  // where it predicts a good one. Believing a predicted improvement, or lying
+  // only at the best value, leaves expected improvement right next to the
+  // fantasy when the model is confident, and a batch piles up in one spot.
   absl::Status AddFantasy(const Eigen::VectorXd& point)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    const double mean = std::max(model_->Predict(point).mean, best_target_);
+    const double mean = std::max(model_->Predict(point).mean, 0.0);
     absl::Status status = model_->Append(point, mean);
     if (!status.ok()) model_.reset();
     return status;
@@ -372,13 +394,7 @@ class GpAlgorithm final : public Algorithm {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       Assignment assignment = space_.FromUnit(
           design.Point(static_cast<uint32_t>(global + attempt)));
-      if (used_.insert(space_.Key(assignment)).second) {
-        if (model_.has_value()) {
-          absl::StatusOr<std::vector<double>> unit = space_.ToUnit(assignment);
-          if (unit.ok()) AddFantasy(encoding_.Features(*unit)).IgnoreError();
-        }
-        return assignment;
-      }
+      if (used_.insert(space_.Key(assignment)).second) return assignment;
     }
     std::vector<double> unit(space_.dimensions());
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {

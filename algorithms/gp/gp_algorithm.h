@@ -9,12 +9,14 @@
 //    (and STOPPED ones without an objective) teach no value but, like
 //    PENDING and RUNNING ones, are fantasies, added as observations for this
 //    suggestion only: the model's own mean at their point (kriging believer),
-//    or the best value observed where the mean predicts better (a constant
-//    liar there, so the batch does not pile up where improvement is
-//    predicted).
+//    or the mean of the observations where the model predicts better (a
+//    constant liar there), so a batch does not pile up where the model
+//    expects improvement.
 //    Each point chosen for the batch becomes a fantasy for the next, so a
 //    batch spreads out. No assignment of the history or the batch is ever
 //    suggested again (SearchSpace::Key).
+//  - Targets are warped by log1p((y - best) / median(y - best)) (monotone;
+//    it tames heavy tails of bad values), then standardised.
 //  - Observations are ordered by (end time, number): the order in which a
 //    running study learns them, so a growing history only appends.
 //  - The first `initial_trials` trials (or until two finite objectives

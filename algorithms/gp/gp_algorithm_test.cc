@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "algorithms/algorithm.h"
 #include "algorithms/test_spaces.h"
 #include "gmock/gmock.h"
@@ -95,10 +96,10 @@ TEST(GpAlgorithmTest, MixedSpaceSuggestionsAreValidNewAndImprove) {
     EXPECT_TRUE(space.ToUnit(trial.parameters()).ok());
     EXPECT_TRUE(keys.insert(space.Key(trial.parameters())).second)
         << "trial " << trial.number() << " repeats an earlier one";
-    if (trial.number() <= 7) best_design = std::min(best_design, trial.objective());
+    if (trial.number() <= 14) best_design = std::min(best_design, trial.objective());
     best = std::min(best, trial.objective());
   }
-  // The model's 33 trials improve a lot on the 7 of the design (the minimum
+  // The model's 26 trials improve a lot on the 14 of the design (the minimum
   // is 0; the design's best is far above it).
   EXPECT_LT(best, 0.5 * best_design);
   EXPECT_LT(best, 0.3);
@@ -166,7 +167,14 @@ TEST(GpAlgorithmTest, BatchOfEightIsDistinctAndSpreadOut) {
                          (*batch)[k].at("b").number_value()));
     }
   }
-  EXPECT_GT(closest, 0.02);
+  EXPECT_GT(closest, 0.02) << [&] {
+    std::string points;
+    for (const Assignment& a : *batch) {
+      points += absl::StrCat(" (", a.at("a").number_value(), ", ",
+                             a.at("b").number_value(), ")");
+    }
+    return points;
+  }();
   // Running trials count the same way: a batch of one asked with the eight
   // still running avoids all eight.
   for (size_t i = 0; i < batch->size(); ++i) {

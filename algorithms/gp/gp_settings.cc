@@ -57,7 +57,7 @@ absl::StatusOr<GpSettings> ParseGpSettings(
     return status;
   }
   GpSettings parsed;
-  parsed.initial_trials = std::max(5, dimensions + 1);
+  parsed.initial_trials = std::max(5, 2 * (dimensions + 1));
   // Sorted, so the first bad setting reported is the first in name order.
   const std::map<std::string, Value> fields(settings.fields().begin(),
                                             settings.fields().end());

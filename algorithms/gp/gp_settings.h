@@ -1,7 +1,7 @@
 // The settings of the `gp` algorithm (v1::AlgorithmSpec::settings), each
 // with its default:
 //
-//   initial_trials  integer 1..10000; default max(5, d + 1) for d parameters.
+//   initial_trials  integer 1..10000; default max(5, 2 (d + 1)) for d parameters.
 //                   Trials drawn from a scrambled Sobol design before the GP
 //                   takes over (it also waits for two finite objectives).
 //   acquisition     "log_ei" (default) or "ucb".

@@ -43,14 +43,15 @@ double LogPosterior(const Eigen::Ref<const Eigen::MatrixXd>& points,
       r2.unaryExpr([](double v) { return Matern52Kernel::Correlation(v); }) *
       signal;
   Eigen::LLT<Eigen::MatrixXd> llt;
-  for (double jitter = 0; jitter <= 1e-6 * signal;
+  bool factorised = false;
+  for (double jitter = 0; !factorised && jitter <= 1e-6 * signal;
        jitter = jitter == 0 ? 1e-10 * signal : jitter * 10) {
     Eigen::MatrixXd k = gram;
     k.diagonal().array() += noise + jitter;
     llt.compute(k);
-    if (llt.info() == Eigen::Success) break;
+    factorised = llt.info() == Eigen::Success;
   }
-  if (llt.info() != Eigen::Success) {
+  if (!factorised) {
     return -std::numeric_limits<double>::infinity();
   }
   const Eigen::VectorXd alpha = llt.solve(targets);
