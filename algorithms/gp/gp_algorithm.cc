@@ -37,7 +37,7 @@ using gp::GpModel;
 using v1::Trial;
 
 // Fits use at most this many observations.
-constexpr int kMaxFitPoints = 250;
+constexpr int kMaxFitPoints = 160;
 // Past this many observations the acquisition search shrinks (see EffortFor).
 constexpr int kFullEffortUpTo = 300;
 constexpr int kIncumbents = 5;
@@ -246,12 +246,12 @@ class GpAlgorithm final : public Algorithm {
     gp::FitOptions options;
     options.noise_floor = settings_.noise_floor;
     if (gp::IsAnchor(s)) {
-      options.random_starts = 2;
-      options.max_evaluations = 80;
+      options.random_starts = 1;
+      options.max_evaluations = 60;
     } else {
       warm = ThetaAt(gp::PreviousSchedulePoint(s));
       options.random_starts = 0;
-      options.max_evaluations = 50;
+      options.max_evaluations = 40;
     }
     // The fit's data: all s observations, or the best and latest of them.
     std::vector<const Observation*> chosen = Pointers(observations_, s);

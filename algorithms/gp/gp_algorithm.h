@@ -26,8 +26,8 @@
 //    (refit_schedule.h). Each fit is warm-started from the fit at the previous
 //    schedule point, except at anchors (n = 2, 10, 20, 30, 40, 50 and every
 //    fourth geometric point), which start cold from the prior and random
-//    starts. Fits use at most 250 observations (the 125 best and the 125
-//    latest of the rest).
+//    starts. Fits use at most 160 observations (the 80 best and the 80
+//    latest of the rest), which bounds a refit's cost.
 //  - Between refits the Cholesky factor grows by one row per observation
 //    (O(n^2)); at a refit it is rebuilt from the observations up to that
 //    schedule point and then grown again.
