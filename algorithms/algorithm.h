@@ -71,7 +71,7 @@ using AlgorithmFactory =
     std::function<absl::StatusOr<std::unique_ptr<Algorithm>>(
         const AlgorithmContext& context)>;
 
-// Builds the algorithm registered as `name`: the built-ins "grid" and
+// Builds the algorithm registered as `name`: the built-ins "gp", "grid" and
 // "random", plus any added by RegisterAlgorithm. NOT_FOUND for an unknown
 // name, listing the known ones; otherwise what the factory returns.
 // Thread-safe; the factory runs outside the registry's lock.

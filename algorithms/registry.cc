@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/gp/gp_algorithm.h"
 #include "algorithms/grid.h"
 #include "algorithms/random_search.h"
 
@@ -61,6 +62,7 @@ class Registry {
  private:
   Registry()
       : factories_{
+            {"gp", CreateGpAlgorithm},
             {"grid", CreateGridSearch},
             {"random", CreateRandomSearch},
         } {}

@@ -30,13 +30,10 @@ std::string ShellQuote(const std::string& word) {
 
 }  // namespace
 
-absl::StatusOr<OptunaResult> RunOptuna(const std::string& script, int processes,
-                                       double seconds, double warmup,
-                                       const std::string& db_path) {
+absl::StatusOr<nlohmann::json> RunPythonForJson(const std::string& script,
+                                                const std::string& arguments) {
   const std::string command =
-      absl::StrCat(kPython, " ", ShellQuote(script), " --processes ", processes,
-                   " --seconds ", seconds, " --warmup ", warmup, " --db ",
-                   ShellQuote(db_path));
+      absl::StrCat(kPython, " ", ShellQuote(script), " ", arguments);
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot run ", command));
@@ -56,12 +53,23 @@ absl::StatusOr<OptunaResult> RunOptuna(const std::string& script, int processes,
   if (lines.empty()) {
     return absl::InternalError(absl::StrCat(command, " printed nothing"));
   }
-  const nlohmann::json json = nlohmann::json::parse(lines.back(), nullptr,
-                                                    /*allow_exceptions=*/false);
+  nlohmann::json json = nlohmann::json::parse(lines.back(), nullptr,
+                                              /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return absl::InternalError(absl::StrCat("cannot read the output of ",
                                             command, ": ", lines.back()));
   }
+  return json;
+}
+
+absl::StatusOr<OptunaResult> RunOptuna(const std::string& script, int processes,
+                                       double seconds, double warmup,
+                                       const std::string& db_path) {
+  absl::StatusOr<nlohmann::json> output = RunPythonForJson(
+      script, absl::StrCat("--processes ", processes, " --seconds ", seconds,
+                           " --warmup ", warmup, " --db ", ShellQuote(db_path)));
+  if (!output.ok()) return output.status();
+  const nlohmann::json& json = *output;
   OptunaResult result;
   result.version = json.value("optuna", "");
   result.window_reports = json.value("window_reports", int64_t{0});

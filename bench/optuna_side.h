@@ -1,10 +1,13 @@
-// Optuna's side of bench/ingest: runs optuna_report.py under Debian's
+// Optuna's side of the benchmarks: runs optuna_report.py (bench/ingest) and
+// bo_optuna.py (bench/bo_quality, bench/bo_latency) under Debian's
 // /usr/bin/python3 (python3-optuna) and reads what it measured.
 #ifndef VERNIER_BENCH_OPTUNA_SIDE_H_
 #define VERNIER_BENCH_OPTUNA_SIDE_H_
 
 #include <cstdint>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -20,6 +23,13 @@ struct OptunaResult {
   int64_t errors = 0;     // reports that raised
   bool verified = false;  // every returned report is stored
 };
+
+// Runs `script` under /usr/bin/python3 with `arguments` (already quoted for
+// the shell) and parses the last line it prints as a JSON object.
+// UNAVAILABLE when it cannot run or fails; INTERNAL when that line is not a
+// JSON object.
+absl::StatusOr<nlohmann::json> RunPythonForJson(const std::string& script,
+                                                const std::string& arguments);
 
 // Runs `script` with `processes` reporting processes for `warmup` plus
 // `seconds`, on a study stored at `db_path` (replaced). UNAVAILABLE when the

@@ -730,6 +730,40 @@ TEST(ValidateStudySpecTest, AlgorithmSettingErrorsNameTheSetting) {
   EXPECT_EQ(errors[0].path, "algorithm.settings.foo");
 }
 
+TEST(ValidateStudySpecTest, GpSettingsAreValidatedWithTheirPaths) {
+  v1::StudySpec spec = ValidSpec();
+  spec.mutable_algorithm()->set_name("gp");
+  auto& settings = *spec.mutable_algorithm()->mutable_settings()->mutable_fields();
+  settings["initial_trials"].set_number_value(8);
+  settings["acquisition"].set_string_value("ucb");
+  settings["beta"].set_number_value(3);
+  EXPECT_TRUE(ValidateStudySpec(spec).empty())
+      << Describe(ValidateStudySpec(spec));
+  settings["acquisition"].set_string_value("pi");
+  std::vector<SpecError> errors = ValidateStudySpec(spec);
+  ASSERT_EQ(errors.size(), 1u) << Describe(errors);
+  EXPECT_EQ(errors[0].path, "algorithm.settings.acquisition");
+  EXPECT_EQ(errors[0].message, "must be 'log_ei' or 'ucb'");
+  settings["acquisition"].set_string_value("ucb");
+  settings["initial_trials"].set_number_value(0);
+  errors = ValidateStudySpec(spec);
+  ASSERT_EQ(errors.size(), 1u) << Describe(errors);
+  EXPECT_EQ(errors[0].path, "algorithm.settings.initial_trials");
+  EXPECT_EQ(errors[0].message, "must be from 1 to 10000 (got 0)");
+}
+
+TEST(LoadStudyYamlTest, GpStudyFromYamlNamesTheBadSettingsLine) {
+  const LoadedStudy loaded = LoadStudyYaml(
+      absl::StrReplaceAll(kMinimal, {{"trials:",
+                                      "algorithm:\n  name: gp\n  settings:\n"
+                                      "    noise_floor: 5\ntrials:"}}),
+      kBaseDir);
+  ASSERT_EQ(loaded.errors.size(), 1u) << Describe(loaded.errors);
+  EXPECT_EQ(loaded.errors[0].path, "algorithm.settings.noise_floor");
+  EXPECT_EQ(loaded.errors[0].line, 8);
+  EXPECT_THAT(loaded.errors[0].message, HasSubstr("must be in [1e-10, 0.1]"));
+}
+
 TEST(ValidateStudySpecTest, WorkerOfKindNoneTakesNothingElse) {
   v1::StudySpec spec = ValidSpec();
   spec.mutable_worker()->set_kind(v1::WorkerSpec::NONE);

@@ -1,0 +1,55 @@
+// Maximising the acquisition over the search space.
+//
+// 1. Score `candidates` Sobol points of the unit cube plus, around each of
+//    the incumbents (the best observed points), `local_per_incumbent`
+//    Gaussian perturbations (sd 0.02 and 0.1 of the cube, alternately; each
+//    categorical changed to a random category with probability 1/d). Every
+//    candidate is encoded first (encoding.h), so integers, list values and
+//    categories are evaluated at the cell the point decodes to.
+// 2. Refine the `local_starts` best distinct candidates: L-BFGS with the
+//    acquisition's analytic gradient over the continuous features (the
+//    others held), then one pass of coordinate search over the other
+//    features (Encoding::Neighbours), each move kept if it improves.
+// 3. Return every refined point and scored candidate, best first, so the
+//    caller can skip those it must not suggest (duplicates of the history).
+//
+// Deterministic for its inputs and the engine's state. Not thread-safe (the
+// model is read, the engine drawn from).
+#ifndef VERNIER_ALGORITHMS_GP_ACQUISITION_OPTIMIZER_H_
+#define VERNIER_ALGORITHMS_GP_ACQUISITION_OPTIMIZER_H_
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "Eigen/Core"
+#include "algorithms/gp/acquisition.h"
+#include "algorithms/gp/encoding.h"
+#include "algorithms/gp/model.h"
+
+namespace vernier::algorithms::gp {
+
+struct OptimizerOptions {
+  int candidates = 2048;
+  int local_per_incumbent = 64;
+  int local_starts = 5;
+  // L-BFGS evaluations per start.
+  int max_evaluations = 40;
+};
+
+struct ScoredPoint {
+  Eigen::VectorXd features;
+  double value = 0;
+};
+
+// `incumbents` are feature vectors; `sobol_seed` picks the Sobol shift.
+std::vector<ScoredPoint> MaximiseAcquisition(
+    const GpModel& model, const Encoding& encoding,
+    const Acquisition& acquisition,
+    const std::vector<Eigen::VectorXd>& incumbents,
+    const OptimizerOptions& options, uint64_t sobol_seed,
+    std::mt19937_64& engine);
+
+}  // namespace vernier::algorithms::gp
+
+#endif  // VERNIER_ALGORITHMS_GP_ACQUISITION_OPTIMIZER_H_
