@@ -34,6 +34,9 @@ int Run(const RunArgs& args);
 
 int Validate(const std::string& yaml_path);
 
+// `vernier k8s render`: prints the manifests of the first `count` trials.
+int RenderKubernetes(const std::string& yaml_path, int count);
+
 struct ServeArgs {
   std::string db_path = kDefaultDb;
   std::string grpc_address = kDefaultServer;

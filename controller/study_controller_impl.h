@@ -23,6 +23,7 @@ using trial_runner::ExecutorEvent;
 using trial_runner::MetricsObserved;
 using trial_runner::WorkerExited;
 using trial_runner::WorkerStarted;
+using trial_runner::WorkerWaiting;
 
 constexpr absl::Duration kDefaultStopGrace = absl::Seconds(10);
 
@@ -140,6 +141,7 @@ class StudyControllerImpl final : public StudyController {
 
   absl::Status Handle(Event event);
   absl::Status Handle(const WorkerStarted& event);
+  absl::Status Handle(const WorkerWaiting& event);
   absl::Status Handle(const MetricsObserved& event);
   absl::Status Handle(const WorkerExited& event);
   absl::Status Handle(SuggestionsReady event);

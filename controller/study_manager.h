@@ -46,6 +46,12 @@ struct StudyManagerOptions {
   std::function<void(const StudyProgress&)> on_progress;
   std::function<void(const v1::Study&, const v1::Trial&)> on_trial_finished;
   std::function<absl::Time()> now = absl::Now;
+  // Builds the executor of one study whose workers are not local processes
+  // (worker.kind kubernetes); it posts to `sink` and is shut down when the
+  // study's loop ends. Unset: such studies fail to start (UNIMPLEMENTED).
+  std::function<absl::StatusOr<std::unique_ptr<trial_runner::Executor>>(
+      const v1::Study& study, trial_runner::ExecutorEventSink sink)>
+      study_executor;
 };
 
 // What training code learns of its trial: the trial, and its study's

@@ -90,6 +90,24 @@ std::string OwnerLabelValue(absl::string_view text) {
   return out.empty() ? "vernier" : out;
 }
 
+TrialJob TrialJobFromLaunch(const trial_runner::TrialLaunch& launch,
+                            const std::string& owner,
+                            const std::string& report_endpoint) {
+  TrialJob job;
+  job.study = launch.study;
+  job.trial_id = launch.trial_id;
+  job.owner = owner;
+  job.command = launch.argv;
+  job.env = launch.env;
+  job.env.erase("VERNIER_TOKEN");
+  job.env.erase("VERNIER_TLS_CA");
+  job.env["VERNIER_ENDPOINT"] = report_endpoint;
+  job.parameters = launch.parameters;
+  job.max_runtime = launch.max_runtime;
+  job.working_dir = launch.working_dir;
+  return job;
+}
+
 std::string JobName(absl::string_view study, int64_t trial_id) {
   const std::string suffix = absl::StrCat("-", trial_id);
   std::string name = absl::StrCat("vernier-", study);

@@ -23,6 +23,7 @@
 #include "google/protobuf/map.h"
 #include "google/protobuf/struct.pb.h"
 #include "nlohmann/json.hpp"
+#include "trial-runner/executor.h"
 #include "vernier/v1/study.pb.h"
 
 namespace vernier::kubernetes {
@@ -53,6 +54,13 @@ struct TrialJob {
   // A path in the image; empty: the image's.
   std::string working_dir;
 };
+
+// The TrialJob of a launch: its argv, environment (without VERNIER_TOKEN and
+// VERNIER_TLS_CA, a file of the server's machine), VERNIER_ENDPOINT set to
+// the pods' `report_endpoint`, parameters, max_runtime and working_dir.
+TrialJob TrialJobFromLaunch(const trial_runner::TrialLaunch& launch,
+                            const std::string& owner,
+                            const std::string& report_endpoint);
 
 // "vernier-<study>-<trial id>", a DNS-1123 label of at most 63 characters.
 std::string JobName(absl::string_view study, int64_t trial_id);
