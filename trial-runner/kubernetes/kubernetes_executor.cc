@@ -323,6 +323,9 @@ class KubernetesExecutor final : public trial_runner::Executor {
       return Finish(trial_id, std::move(exited), false);
     }
     const JobState state = ReadJobState(job);
+    if (state.phase == JobPhase::kActive) return;
+    // The pod watch is a separate stream: it may not have told yet.
+    const std::optional<int> code = ExitCodeOf(trial_id);
     switch (state.phase) {
       case JobPhase::kActive:
         return;
@@ -333,11 +336,6 @@ class KubernetesExecutor final : public trial_runner::Executor {
         exited.timed_out = true;
         break;
       case JobPhase::kFailed: {
-        std::optional<int> code;
-        {
-          absl::MutexLock lock(&mu_);
-          code = runs_[trial_id].exit_code;
-        }
         if (code.has_value()) {
           exited.exit_code = code;
         } else {
@@ -348,6 +346,29 @@ class KubernetesExecutor final : public trial_runner::Executor {
       }
     }
     Finish(trial_id, std::move(exited), false);
+  }
+
+  // The exit code of the trial's pod (and its name, for the log): as
+  // watched, else as listed now.
+  std::optional<int> ExitCodeOf(int64_t trial_id) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = runs_.find(trial_id);
+      if (it != runs_.end() && it->second.exit_code.has_value() &&
+          !it->second.pod_name.empty()) {
+        return it->second.exit_code;
+      }
+    }
+    absl::StatusOr<nlohmann::json> pods = client_->Call(
+        "GET", absl::StrCat(pods_path_, "?labelSelector=",
+                            UrlEncode(absl::StrCat(kTrialLabel, "=", trial_id,
+                                                   ",", kOwnerLabel, "=",
+                                                   options_.owner))));
+    if (!pods.ok()) return std::nullopt;
+    for (const nlohmann::json& pod : (*pods)["items"]) OnPod("ADDED", pod);
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(trial_id);
+    return it == runs_.end() ? std::nullopt : it->second.exit_code;
   }
 
   void OnPod(const std::string& type, const nlohmann::json& pod) {
