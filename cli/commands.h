@@ -55,6 +55,9 @@ int ListStudies(const QueryArgs& args);
 int ShowStudy(const QueryArgs& args);
 int ListTrials(const QueryArgs& args);
 int ShowBest(const QueryArgs& args);
+// `vernier logs STUDY TRIAL`: the trial's log file (local and Kubernetes
+// workers both write one beside the database), else its kept log tail.
+int ShowLogs(const QueryArgs& args, int trial_number);
 
 struct SubmitArgs {
   Target target;

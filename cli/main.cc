@@ -96,6 +96,10 @@ int main(int argc, char** argv) {
   CLI::App* best = add_query("best", "Show a study's best trial", true);
   CLI::App* stop = add_query("stop", "Stop a study on a server", true);
   stop->get_option("study")->required();
+  int logs_trial = 0;
+  CLI::App* logs = add_query("logs", "Print a trial's log", true);
+  logs->get_option("study")->required();
+  logs->add_option("trial", logs_trial, "The trial's number")->required();
 
   cli::SubmitArgs submit_args;
   CLI::App* submit = app.add_subcommand("submit", "Submit a study to a server");
@@ -127,6 +131,7 @@ int main(int argc, char** argv) {
   if (trials->parsed()) return cli::ListTrials(query);
   if (best->parsed()) return cli::ShowBest(query);
   if (stop->parsed()) return cli::StopStudy(query);
+  if (logs->parsed()) return cli::ShowLogs(query, logs_trial);
   if (submit->parsed()) return cli::Submit(submit_args);
   return cli::kExitBadInput;
 }

@@ -233,6 +233,9 @@ def test_scenario_fails_with_its_reason(apiserver, vernier, image, reason):
     assert reason in message
     if image == "failure":
         assert "diverged: loss is nan" in vernier.trial("fate", 1)["logTail"]
+        logs = vernier.run("logs", "fate", "1")
+        assert logs.returncode == 0, logs.stderr
+        assert "training with x =" in logs.stdout and "diverged" in logs.stdout
 
 
 def test_waiting_pod_shows_its_reason(apiserver, tmp_path):
@@ -336,3 +339,14 @@ def test_strict_check_refuses_unknown_and_mistyped_fields():
     assert any("backoffLimit" in e and "cannot unmarshal" in e for e in errors), errors
     assert any('unknown field "spec.template.spec.containers[0].resourcez"' in e
                for e in errors), errors
+
+
+def test_logs_of_a_local_trial(workspace):
+    """`vernier logs` serves the local executor's per-trial log file too."""
+    from conftest import study_yaml
+    path = workspace.write_study(study_yaml(name="local", max_trials=1, parallel=1))
+    result = workspace.vernier("run", path)
+    assert result.returncode == 0, result.stderr
+    logs = workspace.vernier("logs", "local", "1", "--db", workspace.db)
+    assert logs.returncode == 0, logs.stderr
+    assert "step=3 score=" in logs.stdout
