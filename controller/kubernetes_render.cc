@@ -23,14 +23,14 @@ absl::StatusOr<nlohmann::json> RenderKubernetesJobs(const v1::StudySpec& spec,
       algorithms::SearchSpace::Create(spec.parameters());
   if (!space.ok()) return space.status();
   absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> algorithm =
-      algorithms::CreateAlgorithm(
-          spec.algorithm().name(),
-          algorithms::AlgorithmContext{.space = *std::move(space),
-                                       .objective = spec.objective(),
-                                       .seed = spec.algorithm().seed(),
-                                       .seed_given = spec.algorithm().has_seed(),
-                                       .settings = spec.algorithm().settings(),
-                                       .spec = spec});
+      algorithms::CreateAlgorithm(spec.algorithm().name(),
+                                  algorithms::AlgorithmContext{
+                                      .space = *std::move(space),
+                                      .objective = spec.objective(),
+                                      .seed = spec.algorithm().seed(),
+                                      .seed_given = spec.algorithm().has_seed(),
+                                      .settings = spec.algorithm().settings(),
+                                      .spec = spec});
   if (!algorithm.ok()) return algorithm.status();
   absl::StatusOr<std::vector<algorithms::Assignment>> suggestions =
       (*algorithm)->Suggest({}, count);

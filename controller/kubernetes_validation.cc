@@ -69,14 +69,14 @@ bool IsQuantity(absl::string_view text) {
   if (digits == 0) return false;
   const absl::string_view suffix = text.substr(i);
   if (suffix.empty()) return true;
-  for (absl::string_view known :
-       {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k", "M", "G", "T", "P",
-        "E"}) {
+  for (absl::string_view known : {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k",
+                                  "M", "G", "T", "P", "E"}) {
     if (suffix == known) return true;
   }
   if (suffix.front() != 'e' && suffix.front() != 'E') return false;
   absl::string_view exponent = suffix.substr(1);
-  if (!exponent.empty() && (exponent.front() == '+' || exponent.front() == '-')) {
+  if (!exponent.empty() &&
+      (exponent.front() == '+' || exponent.front() == '-')) {
     exponent.remove_prefix(1);
   }
   if (exponent.empty()) return false;

@@ -91,8 +91,9 @@ worker:
 )yaml",
                                            kBaseDir);
   ASSERT_EQ(loaded.errors.size(), 1u) << Describe(loaded.errors);
-  EXPECT_EQ(loaded.errors[0].ToString(),
-            "7:3: worker.kubernetes: only a worker of kind kubernetes takes it");
+  EXPECT_EQ(
+      loaded.errors[0].ToString(),
+      "7:3: worker.kubernetes: only a worker of kind kubernetes takes it");
 }
 
 struct K8sCase {

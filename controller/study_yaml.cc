@@ -344,8 +344,7 @@ void Loader::StringList(const YAML::Node& node, const std::string& path,
   }
 }
 
-void Loader::Kubernetes(const YAML::Node& node,
-                        v1::KubernetesWorkerSpec* out) {
+void Loader::Kubernetes(const YAML::Node& node, v1::KubernetesWorkerSpec* out) {
   const std::string path = "worker.kubernetes";
   YamlReader::Fields fields = reader_.Mapping(
       node, path,

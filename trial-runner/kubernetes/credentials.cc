@@ -60,16 +60,15 @@ CommandRunner ProcessCommandRunner() {
     while (waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (too_much) {
-      return absl::InternalError(absl::StrCat("'", argv[0],
-                                              "' printed more than 1 MiB"));
+      return absl::InternalError(
+          absl::StrCat("'", argv[0], "' printed more than 1 MiB"));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       return absl::InternalError(absl::StrCat(
           "'", argv[0], "' failed (",
           WIFEXITED(status) ? absl::StrCat("exit code ", WEXITSTATUS(status))
                             : absl::StrCat("signal ", WTERMSIG(status)),
-          ")", err.empty() ? "" : ": ",
-          absl::StripAsciiWhitespace(err)));
+          ")", err.empty() ? "" : ": ", absl::StripAsciiWhitespace(err)));
     }
     return out;
   };
@@ -134,9 +133,9 @@ absl::StatusOr<RequestCredentials> Credentials::RunPlugin() {
   std::map<std::string, std::string> env = exec.env;
   env["KUBERNETES_EXEC_INFO"] = info.dump();
   absl::StatusOr<std::string> output = runner_(exec.argv, env);
-  const std::string what = absl::StrCat("kubeconfig context '",
-                                        config_.context, "': exec plugin '",
-                                        exec.argv.front(), "'");
+  const std::string what =
+      absl::StrCat("kubeconfig context '", config_.context, "': exec plugin '",
+                   exec.argv.front(), "'");
   if (!output.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat(what, ": ", output.status().message()));
@@ -167,8 +166,7 @@ absl::StatusOr<RequestCredentials> Credentials::Get() {
     if (!in) {
       return absl::UnauthenticatedError(
           absl::StrCat("kubeconfig context '", config_.context,
-                       "': cannot read token file '", config_.token_file,
-                       "'"));
+                       "': cannot read token file '", config_.token_file, "'"));
     }
     credentials.bearer_token =
         std::string(absl::StripAsciiWhitespace(text.str()));

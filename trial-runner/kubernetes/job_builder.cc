@@ -80,9 +80,8 @@ void AddLabels(nlohmann::json& object, const nlohmann::json& labels) {
 std::string OwnerLabelValue(absl::string_view text) {
   std::string out;
   for (char c : text) {
-    out.push_back(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-'
-                      ? c
-                      : '-');
+    out.push_back(
+        absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-' ? c : '-');
   }
   if (out.size() > kMaxName) out.resize(kMaxName);
   while (!out.empty() && !absl::ascii_isalnum(out.back())) out.pop_back();
@@ -124,7 +123,8 @@ std::string SecretName(absl::string_view job_name) {
 
 nlohmann::json StructToJson(const google::protobuf::Struct& object) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [key, value] : object.fields()) out[key] = ValueToJson(value);
+  for (const auto& [key, value] : object.fields())
+    out[key] = ValueToJson(value);
   return out;
 }
 
@@ -218,21 +218,20 @@ nlohmann::json BuildTokenSecret(const v1::KubernetesWorkerSpec& spec,
                                 const std::string& job_name,
                                 const std::string& job_uid,
                                 const std::string& token) {
-  nlohmann::json secret = {
-      {"apiVersion", "v1"},
-      {"kind", "Secret"},
-      {"metadata",
-       {{"name", SecretName(job_name)},
-        {"namespace", spec.namespace_()},
-        {"labels", Labels(trial)}}},
-      {"type", "Opaque"},
-      {"data", {{kTokenKey, absl::Base64Escape(token)}}}};
+  nlohmann::json secret = {{"apiVersion", "v1"},
+                           {"kind", "Secret"},
+                           {"metadata",
+                            {{"name", SecretName(job_name)},
+                             {"namespace", spec.namespace_()},
+                             {"labels", Labels(trial)}}},
+                           {"type", "Opaque"},
+                           {"data", {{kTokenKey, absl::Base64Escape(token)}}}};
   if (!job_uid.empty()) {
-    secret["metadata"]["ownerReferences"] = nlohmann::json::array(
-        {{{"apiVersion", "batch/v1"},
-          {"kind", "Job"},
-          {"name", job_name},
-          {"uid", job_uid}}});
+    secret["metadata"]["ownerReferences"] =
+        nlohmann::json::array({{{"apiVersion", "batch/v1"},
+                                {"kind", "Job"},
+                                {"name", job_name},
+                                {"uid", job_uid}}});
   }
   return secret;
 }

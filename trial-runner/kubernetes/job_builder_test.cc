@@ -122,8 +122,8 @@ TEST(JobBuilderTest, PodTemplateIsWrappedInAJob) {
 
 TEST(JobBuilderTest, UnknownParamInTemplateIsAnError) {
   v1::KubernetesWorkerSpec spec = Spec();
-  *spec.mutable_job_template() = Template(
-      R"({"spec": {"containers": [{"name": "${params.depth}"}]}})");
+  *spec.mutable_job_template() =
+      Template(R"({"spec": {"containers": [{"name": "${params.depth}"}]}})");
   absl::StatusOr<nlohmann::json> job = BuildJob(spec, Trial());
   EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(job.status().message(), HasSubstr("depth"));

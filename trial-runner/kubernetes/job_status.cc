@@ -84,7 +84,8 @@ std::optional<int> PodExitCode(const nlohmann::json& pod) {
 }
 
 int64_t TrialIdOf(const nlohmann::json& object) {
-  const nlohmann::json& label = Path(object, {"metadata", "labels", kTrialLabel});
+  const nlohmann::json& label =
+      Path(object, {"metadata", "labels", kTrialLabel});
   int64_t id = 0;
   if (!label.is_string() || !absl::SimpleAtoi(label.get<std::string>(), &id)) {
     return 0;

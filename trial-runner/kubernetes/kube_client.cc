@@ -55,7 +55,8 @@ absl::Duration TokenBucket::Reserve() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_();
   if (now > last_) {
-    tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * qps_);
+    tokens_ =
+        std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * qps_);
     last_ = now;
   }
   tokens_ -= 1;
@@ -125,10 +126,10 @@ absl::Status KubeClient::StatusOf(const HttpResponse& response) const {
     case 422:
       return absl::InvalidArgumentError(message + http);
     case 401:
-      return absl::UnauthenticatedError(absl::StrCat(
-          "the API server ", cluster().server,
-          " refused the credentials of kubeconfig context '",
-          cluster().context, "' (401 Unauthorized): ", message));
+      return absl::UnauthenticatedError(
+          absl::StrCat("the API server ", cluster().server,
+                       " refused the credentials of kubeconfig context '",
+                       cluster().context, "' (401 Unauthorized): ", message));
     case 403:
       return absl::PermissionDeniedError(message + http);
     case 404:
@@ -183,14 +184,14 @@ absl::StatusOr<HttpResponse> KubeClient::Exchange(absl::string_view method,
     }
     if (attempt >= options_.max_attempts) {
       if (response.ok()) return response;
-      return absl::UnavailableError(absl::StrCat(
-          "cannot reach the API server ", cluster().server, " after ",
-          attempt, " attempts: ", last.message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the API server ", cluster().server,
+                       " after ", attempt, " attempts: ", last.message()));
     }
     const absl::Duration wait = std::max(retry_after, Backoff(attempt + 1));
-    spdlog::debug("kubernetes: {} {}: {}; retrying in {}",
-                  std::string(method), std::string(path),
-                  std::string(last.message()), absl::FormatDuration(wait));
+    spdlog::debug("kubernetes: {} {}: {}; retrying in {}", std::string(method),
+                  std::string(path), std::string(last.message()),
+                  absl::FormatDuration(wait));
     options_.sleep(wait);
   }
 }
@@ -204,8 +205,8 @@ absl::StatusOr<nlohmann::json> KubeClient::Call(absl::string_view method,
   if (absl::Status status = StatusOf(*response); !status.ok()) return status;
   nlohmann::json json = nlohmann::json::parse(response->body, nullptr, false);
   if (json.is_discarded()) {
-    return absl::InternalError(absl::StrCat(
-        "the API server answered ", method, " ", path, " with invalid JSON"));
+    return absl::InternalError(absl::StrCat("the API server answered ", method,
+                                            " ", path, " with invalid JSON"));
   }
   return json;
 }

@@ -44,8 +44,7 @@ class KubeClientTest : public ::testing::Test {
         transport_, options);
   }
 
-  std::shared_ptr<FakeTransport> transport_ =
-      std::make_shared<FakeTransport>();
+  std::shared_ptr<FakeTransport> transport_ = std::make_shared<FakeTransport>();
   absl::Time now_ = absl::UnixEpoch();
   std::vector<absl::Duration> sleeps_;
 };
@@ -58,7 +57,8 @@ TEST_F(KubeClientTest, SendsCredentialsAndTls) {
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ((*list)["kind"], "JobList");
   const HttpRequest request = transport_->requests().at(0);
-  EXPECT_EQ(request.url, "https://10.0.0.1:6443/apis/batch/v1/namespaces/ml/jobs");
+  EXPECT_EQ(request.url,
+            "https://10.0.0.1:6443/apis/batch/v1/namespaces/ml/jobs");
   EXPECT_EQ(request.headers.at("Authorization"), "Bearer s3cret");
   EXPECT_EQ(request.tls.ca_pem, "CA");
 }
@@ -105,8 +105,9 @@ TEST_F(KubeClientTest, BrokenConnectionsAreRetried) {
 
 TEST_F(KubeClientTest, ErrorsCarryTheServersMessage) {
   auto client = NewClient();
-  transport_->Push(403,
-                   R"({"kind": "Status", "message": "jobs \"t-1\" is forbidden: exceeded quota: compute, requested: cpu=4"})");
+  transport_->Push(
+      403,
+      R"({"kind": "Status", "message": "jobs \"t-1\" is forbidden: exceeded quota: compute, requested: cpu=4"})");
   transport_->Push(401, R"({"message": "Unauthorized"})");
   transport_->Push(410, R"({"message": "too old resource version"})");
   auto quota = client->Call("POST", "/apis/batch/v1/namespaces/ml/jobs");
@@ -126,14 +127,14 @@ TEST_F(KubeClientTest, UnauthorizedRunsThePluginAgainOnce) {
   cluster.server = "https://10.0.0.1";
   cluster.exec = ExecPlugin{"client.authentication.k8s.io/v1", {"aws"}, {}};
   int runs = 0;
-  auto client = NewClient(cluster, [&](const std::vector<std::string>&,
-                                        const std::map<std::string,
-                                                       std::string>&) {
-    ++runs;
-    return absl::StatusOr<std::string>(absl::StrCat(
-        R"({"kind": "ExecCredential", "status": {"token": "t)", runs,
-        R"("}})"));
-  });
+  auto client =
+      NewClient(cluster, [&](const std::vector<std::string>&,
+                             const std::map<std::string, std::string>&) {
+        ++runs;
+        return absl::StatusOr<std::string>(
+            absl::StrCat(R"({"kind": "ExecCredential", "status": {"token": "t)",
+                         runs, R"("}})"));
+      });
   transport_->Push(401, "{}");
   transport_->Push(200, "{}");
   EXPECT_TRUE(client->Call("GET", "/api/v1/pods").ok());

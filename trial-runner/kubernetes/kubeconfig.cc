@@ -36,8 +36,8 @@ absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(
-        "cannot read '", path.string(), "': ",
-        std::error_code(errno, std::generic_category()).message()));
+        "cannot read '", path.string(),
+        "': ", std::error_code(errno, std::generic_category()).message()));
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -96,10 +96,9 @@ absl::Status AddFile(const fs::path& path, Kubeconfig* config) {
     for (const YAML::Node& item : list) {
       const std::string name = item.IsMap() ? Scalar(item, "name") : "";
       if (name.empty() || !item[inner] || !item[inner].IsMap()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("kubeconfig '", path.string(), "': every entry of ",
-                         list_key, " needs a name and a '", inner,
-                         "' mapping"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kubeconfig '", path.string(), "': every entry of ", list_key,
+            " needs a name and a '", inner, "' mapping"));
       }
       entries->try_emplace(name, Entry{item[inner], base});
     }
@@ -160,8 +159,9 @@ absl::StatusOr<ExecPlugin> ReadExec(const YAML::Node& node,
   if (exec.api_version != "client.authentication.k8s.io/v1" &&
       exec.api_version != "client.authentication.k8s.io/v1beta1") {
     return absl::InvalidArgumentError(absl::StrCat(
-        what, ": exec apiVersion must be client.authentication.k8s.io/v1 or "
-              "v1beta1 (not '",
+        what,
+        ": exec apiVersion must be client.authentication.k8s.io/v1 or "
+        "v1beta1 (not '",
         exec.api_version, "')"));
   }
   const std::string command = Scalar(node, "command");
@@ -171,8 +171,9 @@ absl::StatusOr<ExecPlugin> ReadExec(const YAML::Node& node,
   }
   if (Scalar(node, "interactiveMode") == "Always") {
     return absl::InvalidArgumentError(absl::StrCat(
-        what, ": exec plugin needs an interactive terminal "
-              "(interactiveMode: Always), which a server does not have"));
+        what,
+        ": exec plugin needs an interactive terminal "
+        "(interactiveMode: Always), which a server does not have"));
   }
   exec.argv.push_back(command);
   if (const YAML::Node args = node["args"]; args && args.IsSequence()) {
@@ -201,8 +202,7 @@ absl::StatusOr<ClusterConfig> FromKubeconfig(const Kubeconfig& config,
   const std::string what = absl::StrCat("kubeconfig context '", name, "'");
   const auto context = config.contexts.find(name);
   if (context == config.contexts.end()) {
-    return absl::NotFoundError(
-        absl::StrCat(what, " is not in ", files));
+    return absl::NotFoundError(absl::StrCat(what, " is not in ", files));
   }
   ClusterConfig out;
   out.context = name;
@@ -219,9 +219,9 @@ absl::StatusOr<ClusterConfig> FromKubeconfig(const Kubeconfig& config,
       absl::StripSuffix(Scalar(cluster->second.node, "server"), "/"));
   if (!absl::StartsWith(out.server, "https://") &&
       !absl::StartsWith(out.server, "http://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        cluster_what, ": server must be an https:// URL (not '", out.server,
-        "')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(cluster_what, ": server must be an https:// URL (not '",
+                     out.server, "')"));
   }
   out.insecure_skip_tls_verify =
       Scalar(cluster->second.node, "insecure-skip-tls-verify") == "true";
@@ -243,8 +243,8 @@ absl::StatusOr<ClusterConfig> FromKubeconfig(const Kubeconfig& config,
   if (const std::string file = Scalar(u.node, "tokenFile"); !file.empty()) {
     out.token_file = (u.base_dir / file).string();
   }
-  if (absl::Status read = ReadPem(u, "client-certificate", user_what,
-                                  &out.client_cert_pem);
+  if (absl::Status read =
+          ReadPem(u, "client-certificate", user_what, &out.client_cert_pem);
       !read.ok()) {
     return read;
   }
@@ -254,9 +254,10 @@ absl::StatusOr<ClusterConfig> FromKubeconfig(const Kubeconfig& config,
     return read;
   }
   if (out.client_cert_pem.empty() != out.client_key_pem.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        user_what, ": a client certificate needs its key, and a key its "
-                   "certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(user_what,
+                     ": a client certificate needs its key, and a key its "
+                     "certificate"));
   }
   if (const YAML::Node exec = u.node["exec"]; exec && exec.IsMap()) {
     absl::StatusOr<ExecPlugin> plugin = ReadExec(exec, user_what);
@@ -267,8 +268,8 @@ absl::StatusOr<ClusterConfig> FromKubeconfig(const Kubeconfig& config,
 }
 
 absl::StatusOr<ClusterConfig> InCluster(const KubeconfigSources& sources) {
-  const fs::path dir = fs::path(sources.in_cluster_root) /
-                       std::string(kServiceAccountDir);
+  const fs::path dir =
+      fs::path(sources.in_cluster_root) / std::string(kServiceAccountDir);
   std::error_code error;
   if (sources.service_host.empty() || !fs::exists(dir / "token", error)) {
     return absl::NotFoundError(
@@ -281,14 +282,14 @@ absl::StatusOr<ClusterConfig> InCluster(const KubeconfigSources& sources) {
   const std::string host = sources.service_host.find(':') == std::string::npos
                                ? sources.service_host
                                : absl::StrCat("[", sources.service_host, "]");
-  out.server = absl::StrCat(
-      "https://", host, ":",
-      sources.service_port.empty() ? "443" : sources.service_port);
+  out.server =
+      absl::StrCat("https://", host, ":",
+                   sources.service_port.empty() ? "443" : sources.service_port);
   out.token_file = (dir / "token").string();
   absl::StatusOr<std::string> ca = ReadFile(dir / "ca.crt");
   if (!ca.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "in-cluster service account: ", ca.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("in-cluster service account: ", ca.status().message()));
   }
   out.ca_pem = *std::move(ca);
   if (absl::StatusOr<std::string> ns = ReadFile(dir / "namespace"); ns.ok()) {
@@ -317,9 +318,9 @@ absl::StatusOr<ClusterConfig> ResolveCluster(const KubeconfigSources& sources,
   const std::vector<fs::path> files = KubeconfigFiles(sources);
   if (files.empty() && context.empty()) return InCluster(sources);
   if (files.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "kubeconfig context '", context,
-        "': no kubeconfig file ($KUBECONFIG or ~/.kube/config)"));
+    return absl::NotFoundError(
+        absl::StrCat("kubeconfig context '", context,
+                     "': no kubeconfig file ($KUBECONFIG or ~/.kube/config)"));
   }
   Kubeconfig config;
   for (const fs::path& file : files) {

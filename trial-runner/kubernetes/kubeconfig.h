@@ -25,7 +25,7 @@ namespace vernier::kubernetes {
 
 // A credential plugin to run for a token or client certificate.
 struct ExecPlugin {
-  std::string api_version;  // client.authentication.k8s.io/v1 or v1beta1
+  std::string api_version;        // client.authentication.k8s.io/v1 or v1beta1
   std::vector<std::string> argv;  // command (looked up on PATH), then args
   std::map<std::string, std::string> env;  // added to this process's
   // The server address of the cluster, passed to the plugin in

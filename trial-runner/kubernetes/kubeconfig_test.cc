@@ -21,18 +21,20 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-constexpr char kCa[] = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
-constexpr char kCert[] = "-----BEGIN CERTIFICATE-----\nME\n-----END CERTIFICATE-----\n";
-constexpr char kKey[] = "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n";
+constexpr char kCa[] =
+    "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+constexpr char kCert[] =
+    "-----BEGIN CERTIFICATE-----\nME\n-----END CERTIFICATE-----\n";
+constexpr char kKey[] =
+    "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n";
 
 class KubeconfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           absl::StrCat("kubeconfig_test_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name());
+           absl::StrCat(
+               "kubeconfig_test_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -108,26 +110,27 @@ TEST_F(KubeconfigTest, ClientCertificateFilesOfANamedContext) {
 }
 
 TEST_F(KubeconfigTest, InlineDataAndInsecureSkipVerify) {
-  const std::string path = Write("config", absl::StrCat(R"yaml(
+  const std::string path =
+      Write("config", absl::StrCat(R"yaml(
 current-context: inline
 clusters:
 - name: c
   cluster:
     server: https://10.0.0.1
     certificate-authority-data: )yaml",
-                                                        absl::Base64Escape(kCa),
-                                                        R"yaml(
+                                   absl::Base64Escape(kCa),
+                                   R"yaml(
 - name: open
   cluster: {server: https://10.0.0.2, insecure-skip-tls-verify: true}
 users:
 - name: u
   user:
     client-certificate-data: )yaml",
-                                                        absl::Base64Escape(kCert),
-                                                        R"yaml(
+                                   absl::Base64Escape(kCert),
+                                   R"yaml(
     client-key-data: )yaml",
-                                                        absl::Base64Escape(kKey),
-                                                        R"yaml(
+                                   absl::Base64Escape(kKey),
+                                   R"yaml(
 contexts:
 - {name: inline, context: {cluster: c, user: u}}
 - {name: open, context: {cluster: open, user: u}}
@@ -153,10 +156,10 @@ users:
 - {name: robot, user: {token: from-first}}
 )yaml");
   const std::string second = Write("config", kTwoContexts);
-  absl::StatusOr<ClusterConfig> config = ResolveCluster(
-      WithKubeconfig(absl::StrCat(first, ":", (dir_ / "missing").string(),
-                                  ":", second)),
-      "dev");
+  absl::StatusOr<ClusterConfig> config =
+      ResolveCluster(WithKubeconfig(absl::StrCat(
+                         first, ":", (dir_ / "missing").string(), ":", second)),
+                     "dev");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->token, "from-first");
 }
@@ -226,7 +229,8 @@ class ExecPluginTest : public KubeconfigTest {
   ClusterConfig Resolve(const std::string& script_body) {
     const std::string script = Write("plugin.sh", script_body);
     chmod(script.c_str(), 0755);
-    const std::string path = Write("config", absl::StrCat(R"yaml(
+    const std::string path =
+        Write("config", absl::StrCat(R"yaml(
 current-context: eks
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
 users:
@@ -235,11 +239,11 @@ users:
     exec:
       apiVersion: client.authentication.k8s.io/v1
       command: )yaml",
-                                                          script, R"yaml(
+                                     script, R"yaml(
       args: [token, --cluster, lab]
       env: [{name: RUNS, value: )yaml",
-                                                          (dir_ / "runs").string(),
-                                                          R"yaml(}]
+                                     (dir_ / "runs").string(),
+                                     R"yaml(}]
       interactiveMode: Never
 contexts: [{name: eks, context: {cluster: c, user: iam}}]
 )yaml"));

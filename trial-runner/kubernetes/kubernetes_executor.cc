@@ -2,8 +2,8 @@
 
 #include <fstream>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,16 +47,16 @@ std::string Tail(const std::string& text, int lines) {
 class KubernetesExecutor final : public trial_runner::Executor {
  public:
   KubernetesExecutor(const v1::KubernetesWorkerSpec& spec,
-                     std::shared_ptr<KubeClient> client,
-                     ExecutorEventSink sink, KubernetesExecutorOptions options)
+                     std::shared_ptr<KubeClient> client, ExecutorEventSink sink,
+                     KubernetesExecutorOptions options)
       : spec_(spec),
         client_(std::move(client)),
         sink_(std::move(sink)),
         options_(std::move(options)),
-        jobs_path_(absl::StrCat("/apis/batch/v1/namespaces/",
-                                spec.namespace_(), "/jobs")),
-        pods_path_(absl::StrCat("/api/v1/namespaces/", spec.namespace_(),
-                                "/pods")),
+        jobs_path_(absl::StrCat("/apis/batch/v1/namespaces/", spec.namespace_(),
+                                "/jobs")),
+        pods_path_(
+            absl::StrCat("/api/v1/namespaces/", spec.namespace_(), "/pods")),
         selector_(UrlEncode(absl::StrCat(kOwnerLabel, "=", options_.owner, ",",
                                          kStudyLabel, "=",
                                          OwnerLabelValue(options_.study)))) {
@@ -192,8 +192,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
       if (absl::IsAlreadyExists(created.status())) {
         // An earlier attempt went through after all.
         created = client_->Call(
-            "GET", absl::StrCat(jobs_path_, "/", JobName(options_.study,
-                                                         trial_id)));
+            "GET",
+            absl::StrCat(jobs_path_, "/", JobName(options_.study, trial_id)));
       }
       if (!absl::IsPermissionDenied(created.status()) ||
           !absl::StrContains(created.status().message(), "exceeded quota")) {
@@ -250,9 +250,9 @@ class KubernetesExecutor final : public trial_runner::Executor {
       it->second.launch.trial_id = -1;  // being finished
     }
     if (!run.pod_name.empty()) {
-      absl::StatusOr<std::string> log = client_->GetText(absl::StrCat(
-          pods_path_, "/", run.pod_name,
-          "/log?limitBytes=", options_.log_limit_bytes));
+      absl::StatusOr<std::string> log = client_->GetText(
+          absl::StrCat(pods_path_, "/", run.pod_name,
+                       "/log?limitBytes=", options_.log_limit_bytes));
       if (log.ok()) {
         if (!run.launch.log_path.empty()) {
           std::ofstream(run.launch.log_path, std::ios::app) << *log;
@@ -277,8 +277,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
     const nlohmann::json options = {{"apiVersion", "v1"},
                                     {"kind", "DeleteOptions"},
                                     {"propagationPolicy", "Background"}};
-    absl::StatusOr<nlohmann::json> deleted = client_->Call(
-        "DELETE", absl::StrCat(jobs_path_, "/", name), &options);
+    absl::StatusOr<nlohmann::json> deleted =
+        client_->Call("DELETE", absl::StrCat(jobs_path_, "/", name), &options);
     if (deleted.ok() || absl::IsNotFound(deleted.status())) {
       return absl::OkStatus();
     }
@@ -300,8 +300,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
       spdlog::info("study {}: deleting Job {} left by an earlier run",
                    options_.study, name);
       if (absl::Status s = DeleteJob(name); !s.ok()) {
-        spdlog::warn("study {}: cannot delete Job {}: {}", options_.study,
-                     name, s.ToString());
+        spdlog::warn("study {}: cannot delete Job {}: {}", options_.study, name,
+                     s.ToString());
       }
     }
   }
@@ -360,10 +360,10 @@ class KubernetesExecutor final : public trial_runner::Executor {
       }
     }
     absl::StatusOr<nlohmann::json> pods = client_->Call(
-        "GET", absl::StrCat(pods_path_, "?labelSelector=",
-                            UrlEncode(absl::StrCat(kTrialLabel, "=", trial_id,
-                                                   ",", kOwnerLabel, "=",
-                                                   options_.owner))));
+        "GET", absl::StrCat(
+                   pods_path_, "?labelSelector=",
+                   UrlEncode(absl::StrCat(kTrialLabel, "=", trial_id, ",",
+                                          kOwnerLabel, "=", options_.owner))));
     if (!pods.ok()) return std::nullopt;
     for (const nlohmann::json& pod : (*pods)["items"]) OnPod("ADDED", pod);
     absl::MutexLock lock(&mu_);
@@ -463,8 +463,7 @@ class KubernetesExecutor final : public trial_runner::Executor {
       }
       for (const auto& [id, reason] : too_long) {
         Fail(id, absl::DeadlineExceededError(absl::StrCat(
-                     "waited ",
-                     absl::FormatDuration(options_.pending_timeout),
+                     "waited ", absl::FormatDuration(options_.pending_timeout),
                      " for its pod to start: ", reason)));
       }
     }
@@ -515,9 +514,8 @@ void JobSlots::Release() {
 std::unique_ptr<trial_runner::Executor> NewKubernetesExecutor(
     const v1::KubernetesWorkerSpec& spec, std::shared_ptr<KubeClient> client,
     trial_runner::ExecutorEventSink sink, KubernetesExecutorOptions options) {
-  return std::make_unique<KubernetesExecutor>(spec, std::move(client),
-                                              std::move(sink),
-                                              std::move(options));
+  return std::make_unique<KubernetesExecutor>(
+      spec, std::move(client), std::move(sink), std::move(options));
 }
 
 StudyExecutorFactory KubernetesExecutorFactory(KubeconfigSources sources,

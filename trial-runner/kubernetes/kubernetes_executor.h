@@ -80,8 +80,7 @@ using StudyExecutorFactory =
     std::function<absl::StatusOr<std::unique_ptr<trial_runner::Executor>>(
         const v1::Study& study, trial_runner::ExecutorEventSink sink)>;
 StudyExecutorFactory KubernetesExecutorFactory(KubeconfigSources sources,
-                                               std::string owner,
-                                               int max_jobs);
+                                               std::string owner, int max_jobs);
 
 }  // namespace vernier::kubernetes
 
