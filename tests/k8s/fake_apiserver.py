@@ -235,7 +235,7 @@ def watch_process(key, job_name, proc):
 
 
 def tick():
-    """Deadlines, pods waiting for their Secret, and TTLs; once a second."""
+    """Deadlines, pods waiting for their Secret, and TTLs; five times a second."""
     while True:
         time.sleep(0.2)
         with LOCK:

@@ -11,8 +11,9 @@
 // Failed conditions end it (DeadlineExceeded as timed_out). On the end the
 // pod's log is written to the launch's log_path and its tail posted.
 // Stop deletes the Job (propagationPolicy Background: its pods and Secret go
-// with it). Reclaim deletes a trial's Job left by an earlier process;
-// DeleteOrphans deletes every Job of this study and owner that no trial runs.
+// with it). When built, the executor deletes every Job labelled with its
+// study and owner: an earlier process's, whose trials the controller runs
+// again (running Jobs are not adopted). Reclaim deletes one trial's Job.
 #ifndef VERNIER_TRIAL_RUNNER_KUBERNETES_KUBERNETES_EXECUTOR_H_
 #define VERNIER_TRIAL_RUNNER_KUBERNETES_KUBERNETES_EXECUTOR_H_
 
