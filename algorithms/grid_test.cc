@@ -187,13 +187,13 @@ TEST(GridTest, RejectsANegativeCount) {
   EXPECT_TRUE(none->empty());
 }
 
-TEST(RegistryTest, KnowsGridAndRandomByName) {
-  EXPECT_THAT(AlgorithmNames(), ElementsAre("grid", "random"));
+TEST(RegistryTest, KnowsTheBuiltInsByName) {
+  EXPECT_THAT(AlgorithmNames(), ElementsAre("gp", "grid", "random"));
   const absl::Status status =
       CreateAlgorithm("bayes", Context({IntParam("n", 1, 3)})).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(status.message(),
-            "unknown algorithm 'bayes' (known: grid, random)");
+            "unknown algorithm 'bayes' (known: gp, grid, random)");
 }
 
 }  // namespace

@@ -34,6 +34,9 @@ int Run(const RunArgs& args);
 
 int Validate(const std::string& yaml_path);
 
+// `vernier k8s render`: prints the manifests of the first `count` trials.
+int RenderKubernetes(const std::string& yaml_path, int count);
+
 struct ServeArgs {
   std::string db_path = kDefaultDb;
   std::string grpc_address = kDefaultServer;
@@ -52,6 +55,9 @@ int ListStudies(const QueryArgs& args);
 int ShowStudy(const QueryArgs& args);
 int ListTrials(const QueryArgs& args);
 int ShowBest(const QueryArgs& args);
+// `vernier logs STUDY TRIAL`: the trial's log file (local and Kubernetes
+// workers both write one beside the database), else its kept log tail.
+int ShowLogs(const QueryArgs& args, int trial_number);
 
 struct SubmitArgs {
   Target target;

@@ -48,6 +48,18 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  std::string render_path;
+  int render_count = 2;
+  CLI::App* k8s = app.add_subcommand("k8s", "Kubernetes tools");
+  CLI::App* render = k8s->add_subcommand(
+      "render", "Print the Job manifests that a study's trials would get");
+  render->add_option("study.yaml", render_path, "The study to render")
+      ->required()
+      ->check(CLI::ExistingFile);
+  render->add_option("--count", render_count, "How many trials to render")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+
   cli::ServeArgs serve_args;
   CLI::App* serve =
       app.add_subcommand("serve", "Run a server for many studies");
@@ -84,6 +96,10 @@ int main(int argc, char** argv) {
   CLI::App* best = add_query("best", "Show a study's best trial", true);
   CLI::App* stop = add_query("stop", "Stop a study on a server", true);
   stop->get_option("study")->required();
+  int logs_trial = 0;
+  CLI::App* logs = add_query("logs", "Print a trial's log", true);
+  logs->get_option("study")->required();
+  logs->add_option("trial", logs_trial, "The trial's number")->required();
 
   cli::CostArgs cost_args;
   CLI::App* cost = app.add_subcommand(
@@ -119,6 +135,7 @@ int main(int argc, char** argv) {
   vernier::algorithms::RegisterExternalAlgorithm();
   if (run->parsed()) return cli::Run(run_args);
   if (validate->parsed()) return cli::Validate(validate_path);
+  if (render->parsed()) return cli::RenderKubernetes(render_path, render_count);
   if (serve->parsed()) return cli::Serve(serve_args);
   if (ls->parsed()) return cli::ListStudies(query);
   if (show->parsed()) return cli::ShowStudy(query);
@@ -126,6 +143,7 @@ int main(int argc, char** argv) {
   if (best->parsed()) return cli::ShowBest(query);
   if (stop->parsed()) return cli::StopStudy(query);
   if (cost->parsed()) return cli::ShowCost(cost_args);
+  if (logs->parsed()) return cli::ShowLogs(query, logs_trial);
   if (submit->parsed()) return cli::Submit(submit_args);
   return cli::kExitBadInput;
 }

@@ -161,6 +161,33 @@ int ShowBest(const QueryArgs& args) {
   return kExitOk;
 }
 
+int ShowLogs(const QueryArgs& args, int trial_number) {
+  absl::StatusOr<StudyWithTrials> loaded = LoadStudy(args);
+  if (!loaded.ok()) return Fail(loaded.status());
+  for (const v1::Trial& trial : loaded->trials) {
+    if (trial.number() != trial_number) continue;
+    if (std::optional<std::string> log = ReadFile(trial.log_path())) {
+      std::cout << *log;
+      return kExitOk;
+    }
+    if (trial.log_tail().empty()) {
+      std::cerr << "trial " << trial_number << " has no log here yet"
+                << (trial.log_path().empty()
+                        ? std::string()
+                        : " (" + trial.log_path() + " cannot be read)")
+                << "\n";
+      return kExitError;
+    }
+    std::cerr << "(" << trial.log_path()
+              << " cannot be read here; the last lines kept:)\n";
+    std::cout << trial.log_tail() << "\n";
+    return kExitOk;
+  }
+  std::cerr << "study " << loaded->study.name() << " has no trial "
+            << trial_number << "\n";
+  return kExitBadInput;
+}
+
 int Submit(const SubmitArgs& args) {
   std::optional<std::string> text = ReadFile(args.yaml_path);
   if (!text.has_value()) {

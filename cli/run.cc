@@ -13,6 +13,7 @@
 #include "cli/files.h"
 #include "cli/format.h"
 #include "cli/serving.h"
+#include "controller/kubernetes_render.h"
 #include "controller/study_controller.h"
 #include "controller/study_manager.h"
 #include "controller/study_yaml.h"
@@ -101,6 +102,21 @@ int Validate(const std::string& yaml_path) {
             << loaded->spec.parameters_size() << " parameters, algorithm "
             << loaded->spec.algorithm().name() << ", "
             << loaded->spec.trials().max() << " trials)\n";
+  return kExitOk;
+}
+
+int RenderKubernetes(const std::string& yaml_path, int count) {
+  std::string text;
+  std::optional<controller::LoadedStudy> loaded =
+      LoadStudyFile(yaml_path, &text);
+  if (!loaded.has_value()) return kExitBadInput;
+  absl::StatusOr<nlohmann::json> manifests = controller::RenderKubernetesJobs(
+      loaded->spec, count, "vernier-render");
+  if (!manifests.ok()) {
+    std::cerr << yaml_path << ": " << manifests.status().message() << "\n";
+    return kExitBadInput;
+  }
+  std::cout << manifests->dump(2) << "\n";
   return kExitOk;
 }
 

@@ -2,12 +2,17 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/files.h"
+#include "trial-runner/kubernetes/job_builder.h"
+#include "trial-runner/kubernetes/kubernetes_executor.h"
 #include "trial-runner/local/local_executor.h"
 
 namespace vernier::cli {
@@ -76,6 +81,32 @@ void Serving::Shutdown() {
   if (manager != nullptr) manager->Shutdown();
 }
 
+namespace {
+
+// The label value that marks this server's Jobs: $VERNIER_K8S_OWNER, else
+// the host name and a hash of the database's path, stable across restarts.
+std::string KubernetesOwner(const std::string& db_path) {
+  if (const char* owner = std::getenv("VERNIER_K8S_OWNER")) {
+    return kubernetes::OwnerLabelValue(owner);
+  }
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  const size_t hash =
+      std::hash<std::string>{}(fs::absolute(db_path).lexically_normal());
+  return kubernetes::OwnerLabelValue(
+      absl::StrCat(host, "-", absl::Hex(hash % 0xffffffffu)));
+}
+
+// The server-wide cap on running Jobs: $VERNIER_K8S_MAX_JOBS, else none.
+int KubernetesJobCap() {
+  int cap = 0;
+  const char* text = std::getenv("VERNIER_K8S_MAX_JOBS");
+  if (text != nullptr && !absl::SimpleAtoi(text, &cap)) cap = 0;
+  return cap;
+}
+
+}  // namespace
+
 absl::StatusOr<Serving> StartServing(storage::Store* store,
                                      const std::string& db_path,
                                      const server::GrpcServerOptions& grpc,
@@ -88,6 +119,9 @@ absl::StatusOr<Serving> StartServing(storage::Store* store,
     // one; a CA-signed one chains to roots the client trusts anyway).
     options.report_tls_ca = fs::absolute(grpc.tls_cert_file).string();
   }
+  options.study_executor = kubernetes::KubernetesExecutorFactory(
+      kubernetes::SourcesFromEnvironment(), KubernetesOwner(db_path),
+      KubernetesJobCap());
   Serving serving;
   serving.manager = controller::StudyManager::Create(
       store,

@@ -110,6 +110,18 @@ class CostValidator {
 
   void CheckResources() {
     const v1::WorkerSpec& worker = spec_.worker();
+    if (worker.kind() == v1::WorkerSpec::KUBERNETES) {
+      constexpr absl::string_view kWhy =
+          "is for local workers: a Kubernetes trial asks for its GPUs and "
+          "CPUs in worker.kubernetes.resources";
+      if (worker.gpus_per_trial() != 0) {
+        Add("worker.gpus_per_trial", std::string(kWhy));
+      }
+      if (worker.gpus_size() > 0) Add("worker.gpus", std::string(kWhy));
+      if (worker.cpus_per_trial() != 0) {
+        Add("worker.cpus_per_trial", std::string(kWhy));
+      }
+    }
     if (worker.gpus_per_trial() < 0) {
       Add("worker.gpus_per_trial", "must be at least 0");
     }

@@ -18,6 +18,7 @@
 #include "controller/event_queue.h"
 #include "controller/proto_time.h"
 #include "controller/study_controller_impl.h"
+#include "controller/trial_launch.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "spdlog/spdlog.h"
 #include "trial-runner/params_template.h"
@@ -178,26 +179,10 @@ absl::Status StudyControllerImpl::Advance() {
 }
 
 absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
-  trial_runner::TrialLaunch launch;
-  launch.trial_id = trial.id();
-  for (const std::string& arg : spec().worker().command()) {
-    absl::StatusOr<std::string> substituted =
-        trial_runner::SubstituteParams(arg, trial.parameters());
-    if (!substituted.ok()) return substituted.status();
-    launch.argv.push_back(*std::move(substituted));
-  }
-  for (const auto& [name, value] : spec().worker().env()) {
-    absl::StatusOr<std::string> substituted =
-        trial_runner::SubstituteParams(value, trial.parameters());
-    if (!substituted.ok()) return substituted.status();
-    launch.env[name] = *std::move(substituted);
-  }
-  for (const auto& [name, value] : trial.parameters()) {
-    launch.env["VERNIER_PARAM_" + name] = trial_runner::FormatParamValue(value);
-  }
-  launch.env["VERNIER_STUDY"] = study_.name();
-  launch.env["VERNIER_TRIAL_ID"] = absl::StrCat(trial.id());
-  launch.env["VERNIER_TRIAL_NUMBER"] = absl::StrCat(trial.number());
+  absl::StatusOr<trial_runner::TrialLaunch> basics =
+      LaunchBasics(spec(), trial);
+  if (!basics.ok()) return basics.status();
+  trial_runner::TrialLaunch launch = *std::move(basics);
   if (!options_.python_client_path.empty()) {
     // The user's own entries (the study's env, else ours) stay after it.
     std::string user_path;
@@ -313,6 +298,17 @@ absl::Status StudyControllerImpl::Handle(const WorkerStarted& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr) return absl::OkStatus();
   *trial->mutable_local_worker() = event.local_worker;
+  return store_->UpdateTrial(*trial);
+}
+
+absl::Status StudyControllerImpl::Handle(const WorkerWaiting& event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  if (trial == nullptr || trial->state() != v1::Trial::RUNNING) {
+    return absl::OkStatus();
+  }
+  trial->set_state_message(event.reason.empty()
+                               ? ""
+                               : absl::StrCat("waiting: ", event.reason));
   return store_->UpdateTrial(*trial);
 }
 

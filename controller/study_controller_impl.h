@@ -26,6 +26,7 @@ using trial_runner::ExecutorEvent;
 using trial_runner::MetricsObserved;
 using trial_runner::WorkerExited;
 using trial_runner::WorkerStarted;
+using trial_runner::WorkerWaiting;
 
 struct StopRequested {};
 struct ShutdownRequested {};
@@ -155,6 +156,7 @@ class StudyControllerImpl final : public StudyController {
 
   absl::Status Handle(Event event);
   absl::Status Handle(const WorkerStarted& event);
+  absl::Status Handle(const WorkerWaiting& event);
   absl::Status Handle(const MetricsObserved& event);
   absl::Status Handle(const WorkerExited& event);
   absl::Status Handle(SuggestionsReady event);

@@ -82,6 +82,9 @@ class RoutedExecutor final : public trial_runner::Executor {
 // One study being run: its controller and the thread its loop runs on.
 struct RunningStudy {
   int64_t study_id = 0;
+  // The study's own executor (kubernetes workers); null when it uses the
+  // shared one.
+  std::unique_ptr<trial_runner::Executor> own_executor;
   std::unique_ptr<RoutedExecutor> executor;
   std::unique_ptr<StudyController> controller;
   std::thread loop;
@@ -291,8 +294,21 @@ class StudyManagerImpl final : public StudyManager {
   absl::Status Start(const v1::Study& study) {
     auto running = std::make_unique<RunningStudy>();
     running->study_id = study.id();
-    running->executor =
-        std::make_unique<RoutedExecutor>(executor_.get(), &router_);
+    if (study.spec().worker().kind() == v1::WorkerSpec::KUBERNETES) {
+      if (!options_.study_executor) {
+        return absl::UnimplementedError(
+            "this server cannot run kubernetes workers");
+      }
+      absl::StatusOr<std::unique_ptr<trial_runner::Executor>> own =
+          options_.study_executor(study, [this](ExecutorEvent event) {
+            router_.Dispatch(std::move(event));
+          });
+      if (!own.ok()) return own.status();
+      running->own_executor = *std::move(own);
+    }
+    running->executor = std::make_unique<RoutedExecutor>(
+        running->own_executor ? running->own_executor.get() : executor_.get(),
+        &router_);
     StudyControllerOptions options;
     {
       absl::MutexLock lock(&mutex_);
@@ -334,6 +350,7 @@ class StudyManagerImpl final : public StudyManager {
     studies_[study.name()] = std::move(running);
     raw->loop = std::thread([this, raw, name = study.name()] {
       absl::StatusOr<v1::Study> result = raw->controller->Run();
+      if (raw->own_executor != nullptr) raw->own_executor->Shutdown();
       if (!result.ok()) {
         spdlog::error("study {} stopped by an error: {}", name,
                       result.status().ToString());

@@ -51,6 +51,12 @@ struct StudyManagerOptions {
   // the ones `nvidia_smi` lists when the manager is created.
   std::optional<std::vector<std::string>> gpus;
   std::string nvidia_smi = "nvidia-smi";
+  // Builds the executor of one study whose workers are not local processes
+  // (worker.kind kubernetes); it posts to `sink` and is shut down when the
+  // study's loop ends. Unset: such studies fail to start (UNIMPLEMENTED).
+  std::function<absl::StatusOr<std::unique_ptr<trial_runner::Executor>>(
+      const v1::Study& study, trial_runner::ExecutorEventSink sink)>
+      study_executor;
 };
 
 // What training code learns of its trial: the trial, and its study's

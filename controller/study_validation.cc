@@ -20,6 +20,7 @@
 #include "algorithms/early_stopping/early_stopping_rule.h"
 #include "algorithms/search_space.h"
 #include "controller/cost_validation.h"
+#include "controller/kubernetes_validation.h"
 #include "controller/study_yaml.h"
 #include "trial-runner/params_template.h"
 
@@ -532,6 +533,47 @@ class Validator {
     }
     if (!worker.env().empty()) Add("worker.env", std::string(kWhy));
     if (worker.has_metrics()) Add("worker.metrics", std::string(kWhy));
+    if (worker.has_kubernetes()) Add("worker.kubernetes", std::string(kWhy));
+  }
+
+  // A worker of kind kubernetes: its command is the container's, in its
+  // image, and it reports over gRPC.
+  void CheckKubernetesWorker() {
+    const v1::WorkerSpec& worker = spec_.worker();
+    if (worker.command_size() > 0) {
+      Add("worker.command",
+          "a kubernetes worker runs worker.kubernetes.command in its image; "
+          "move the command there");
+    }
+    if (!worker.has_kubernetes()) {
+      Add("worker.kubernetes",
+          "required by a worker of kind kubernetes: namespace, image, "
+          "command, report_endpoint, ...");
+      return;
+    }
+    ValidateKubernetesWorker(
+        worker.kubernetes(),
+        [this](const std::string& path, absl::string_view text) {
+          CheckReferences(path, text);
+        },
+        &errors_);
+    const std::string& endpoint = worker.kubernetes().report_endpoint();
+    if (!endpoint.empty() && !IsHostPort(endpoint)) {
+      Add("worker.kubernetes.report_endpoint",
+          absl::StrCat("must be HOST:PORT with a port from 1 to 65535, e.g. "
+                       "vernier.ml-tuning.svc:7007 (not ",
+                       Quote(endpoint), ")"));
+    }
+    CheckDuration("worker.kubernetes.pending_timeout",
+                  worker.kubernetes().has_pending_timeout(),
+                  worker.kubernetes().pending_timeout());
+    CheckDuration("worker.kubernetes.ttl_after_finished",
+                  worker.kubernetes().has_ttl_after_finished(),
+                  worker.kubernetes().ttl_after_finished());
+    if (worker.metrics().collector() != v1::MetricsSpec::PUSH) {
+      Add("worker.metrics.collector",
+          "must be push for a kubernetes worker: its pods report over gRPC");
+    }
   }
 
   void CheckWorker() {
@@ -540,11 +582,18 @@ class Validator {
       CheckNoWorker();
       return;
     }
-    if (worker.kind() != v1::WorkerSpec::KIND_UNSPECIFIED &&
-        worker.kind() != v1::WorkerSpec::LOCAL) {
-      Add("worker.kind", "must be local or none");
+    const bool kubernetes = worker.kind() == v1::WorkerSpec::KUBERNETES;
+    if (kubernetes) {
+      CheckKubernetesWorker();
+    } else if (worker.kind() != v1::WorkerSpec::KIND_UNSPECIFIED &&
+               worker.kind() != v1::WorkerSpec::LOCAL) {
+      Add("worker.kind", "must be local, kubernetes or none");
+    } else if (worker.has_kubernetes()) {
+      Add("worker.kubernetes", "only a worker of kind kubernetes takes it");
     }
-    if (worker.command_size() == 0) {
+    if (kubernetes) {
+      // Its command is worker.kubernetes.command, checked above.
+    } else if (worker.command_size() == 0) {
       Add("worker.command",
           "required: the program and its arguments, as a list of strings");
     } else if (worker.command(0).empty()) {

@@ -54,6 +54,11 @@ class Loader {
                                     const std::string& parent,
                                     absl::string_view key);
   void EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out);
+  void Kubernetes(const YAML::Node& node, v1::KubernetesWorkerSpec* out);
+  // The scalars of the list at `path` (a malformed item is kept as "").
+  void StringList(const YAML::Node& node, const std::string& path,
+                  absl::string_view example,
+                  google::protobuf::RepeatedPtrField<std::string>* out);
   // `dir` made absolute against base_dir_ and normalised.
   std::string ResolveDir(absl::string_view dir) const;
 
@@ -378,36 +383,39 @@ void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
   if (node.IsDefined() && !node.IsNull()) {
     fields = reader_.Mapping(
         node, path,
-        {"kind", "command", "working_dir", "env", "metrics", "gpus_per_trial",
-         "gpus", "cpus_per_trial", "memory_gb_per_trial", "pricing"});
+        {"kind", "command", "working_dir", "env", "metrics", "kubernetes",
+         "gpus_per_trial", "gpus", "cpus_per_trial", "memory_gb_per_trial",
+         "pricing"});
   }
   WorkerResources(fields, out);
-  out->set_kind(
-      reader_
-          .EnumValue<v1::WorkerSpec::Kind>(fields, path, "kind",
-                                           {{"local", v1::WorkerSpec::LOCAL},
-                                            {"none", v1::WorkerSpec::NONE}})
-          .value_or(v1::WorkerSpec::LOCAL));
+  out->set_kind(reader_
+                    .EnumValue<v1::WorkerSpec::Kind>(
+                        fields, path, "kind",
+                        {{"local", v1::WorkerSpec::LOCAL},
+                         {"none", v1::WorkerSpec::NONE},
+                         {"kubernetes", v1::WorkerSpec::KUBERNETES}})
+                    .value_or(v1::WorkerSpec::LOCAL));
   // A worker of kind none runs nothing: it gets no defaults, and whatever the
   // user wrote is kept so that the validator can refuse it.
   if (out->kind() == v1::WorkerSpec::LOCAL) {
     out->mutable_metrics()->set_collector(v1::MetricsSpec::STDOUT);
     out->set_working_dir(ResolveDir("."));
   }
+  // A pod reports over gRPC; its working_dir is a path in its image.
+  const bool kubernetes = out->kind() == v1::WorkerSpec::KUBERNETES;
+  if (kubernetes) {
+    out->mutable_metrics()->set_collector(v1::MetricsSpec::PUSH);
+  }
+  if (fields.contains("kubernetes")) {
+    Kubernetes(fields["kubernetes"], out->mutable_kubernetes());
+  }
   if (fields.contains("command")) {
-    const std::string command_path = JoinPath(path, "command");
-    if (reader_.IsList(fields["command"], command_path,
-                       "[python3, train.py, \"--lr=${params.lr}\"]")) {
-      int i = 0;
-      for (const YAML::Node& item : fields["command"]) {
-        const std::string item_path = IndexPath(command_path, i++);
-        reader_.Record(item_path, item.Mark());
-        out->add_command(reader_.ScalarText(item, item_path).value_or(""));
-      }
-    }
+    StringList(fields["command"], JoinPath(path, "command"),
+               "[python3, train.py, \"--lr=${params.lr}\"]",
+               out->mutable_command());
   }
   if (auto dir = reader_.String(fields, path, "working_dir")) {
-    out->set_working_dir(ResolveDir(*dir));
+    out->set_working_dir(kubernetes ? *dir : ResolveDir(*dir));
   }
   if (fields.contains("env")) {
     const std::string env_path = JoinPath(path, "env");
@@ -448,6 +456,67 @@ void Loader::EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out) {
                                                JoinPath(path, "settings"))) {
       *out->mutable_settings() = *std::move(settings);
     }
+  }
+}
+
+void Loader::StringList(const YAML::Node& node, const std::string& path,
+                        absl::string_view example,
+                        google::protobuf::RepeatedPtrField<std::string>* out) {
+  if (!reader_.IsList(node, path, example)) return;
+  int i = 0;
+  for (const YAML::Node& item : node) {
+    const std::string item_path = IndexPath(path, i++);
+    reader_.Record(item_path, item.Mark());
+    out->Add(reader_.ScalarText(item, item_path).value_or(""));
+  }
+}
+
+void Loader::Kubernetes(const YAML::Node& node, v1::KubernetesWorkerSpec* out) {
+  const std::string path = "worker.kubernetes";
+  YamlReader::Fields fields = reader_.Mapping(
+      node, path,
+      {"namespace", "context", "image", "command", "resources", "job_template",
+       "report_endpoint", "pending_timeout", "ttl_after_finished"});
+  if (auto text = reader_.String(fields, path, "namespace")) {
+    out->set_namespace_(*text);
+  }
+  if (auto text = reader_.String(fields, path, "context")) {
+    out->set_context(*text);
+  }
+  if (auto text = reader_.String(fields, path, "image")) out->set_image(*text);
+  if (auto text = reader_.String(fields, path, "report_endpoint")) {
+    out->set_report_endpoint(*text);
+  }
+  if (fields.contains("command")) {
+    StringList(fields["command"], JoinPath(path, "command"),
+               "[python, train.py, \"--lr=${params.lr}\"]",
+               out->mutable_command());
+  }
+  if (fields.contains("resources")) {
+    const std::string resources_path = JoinPath(path, "resources");
+    for (const auto& [name, value] :
+         reader_.Mapping(fields["resources"], resources_path, {})) {
+      if (value.IsScalar()) {
+        (*out->mutable_resources())[name] = value.Scalar();
+      } else {
+        reader_.Error(JoinPath(resources_path, name), value.Mark(),
+                      absl::StrCat("must be a quantity such as 4, 500m or "
+                                   "16Gi, not ",
+                                   DescribeNode(value)));
+      }
+    }
+  }
+  if (fields.contains("job_template")) {
+    if (auto job = reader_.FreeFormStruct(fields["job_template"],
+                                          JoinPath(path, "job_template"))) {
+      *out->mutable_job_template() = *std::move(job);
+    }
+  }
+  if (auto timeout = reader_.DurationField(fields, path, "pending_timeout")) {
+    *out->mutable_pending_timeout() = *timeout;
+  }
+  if (auto ttl = reader_.DurationField(fields, path, "ttl_after_finished")) {
+    *out->mutable_ttl_after_finished() = *ttl;
   }
 }
 

@@ -51,7 +51,8 @@
 //     retries: 0                # default 0, >= 0
 //     stop_grace: 10s           # optional duration from SIGTERM to SIGKILL
 //   worker:                     # required
-//     kind: local               # local (default) | none: no workers, a
+//     kind: local               # local (default) | kubernetes | none: no
+//                               #   workers, a
 //                               #   client drives the study by ask/tell;
 //                               #   `worker: {kind: none}` is then the whole
 //                               #   worker (command may be an empty list;
@@ -64,6 +65,22 @@
 //                               #   VERNIER_*; scalar values, kept as text
 //     metrics:
 //       collector: stdout       # stdout (default) | push
+//     kubernetes:               # with kind: kubernetes (then required), each
+//                               #   trial a batch/v1 Job; command above is an
+//                               #   error, collector defaults to (and must
+//                               #   be) push, working_dir is a path in the
+//                               #   image and env goes to the container
+//       namespace: ml-tuning    # required; a DNS-1123 label
+//       context: prod-gpu       # optional kubeconfig context
+//       image: train:1.4        # required unless job_template has one
+//       command: [python, train.py, "--lr=${params.lr}"]  # optional
+//       resources: {cpu: "4", memory: 16Gi, nvidia.com/gpu: 1}  # quantities
+//       report_endpoint: vernier.ml-tuning.svc:7007  # required HOST:PORT
+//       pending_timeout: 10m    # optional duration (default 10m)
+//       ttl_after_finished: 1h  # optional duration (default 1h)
+//       job_template: {...}     # optional Job or pod template (a mapping
+//                               #   with spec.containers); ${params.X} in
+//                               #   any string
 //     gpus_per_trial: 1         # default 0; GPUs each trial holds alone
 //     gpus: auto                # auto (default: what nvidia-smi lists) or a
 //                               #   list of indices or UUIDs

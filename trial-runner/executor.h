@@ -18,12 +18,18 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "google/protobuf/map.h"
+#include "google/protobuf/struct.pb.h"
 #include "vernier/v1/study.pb.h"
 
 namespace vernier::trial_runner {
 
 struct TrialLaunch {
   int64_t trial_id = 0;
+  // The study's name, and the trial's parameter values: for executors that
+  // label what they create and fill templates of their own (Kubernetes).
+  std::string study;
+  google::protobuf::Map<std::string, google::protobuf::Value> parameters;
   // argv, parameters already substituted. argv[0] is looked up on PATH when
   // it has no '/'.
   std::vector<std::string> argv;
@@ -52,6 +58,15 @@ struct WorkerStarted {
   v1::LocalWorker local_worker;
 };
 
+// The worker cannot run yet, for `reason` ("unschedulable: ...", "image pull
+// back-off: ...", "exceeded quota: ..."); posted again when the reason
+// changes, and with an empty reason once it runs. Between WorkerStarted and
+// WorkerExited.
+struct WorkerWaiting {
+  int64_t trial_id = 0;
+  std::string reason;
+};
+
 // Values the worker reported, in the order it reported them. `step` is set
 // for intermediate measurements and unset for final values.
 struct MetricsObserved {
@@ -73,7 +88,7 @@ struct WorkerExited {
 };
 
 using ExecutorEvent =
-    std::variant<WorkerStarted, MetricsObserved, WorkerExited>;
+    std::variant<WorkerStarted, WorkerWaiting, MetricsObserved, WorkerExited>;
 
 // Receives events. Called from the executor's own threads: it must be
 // thread-safe and must not block for long (post to a queue and return).

@@ -1,0 +1,96 @@
+#include "trial-runner/kubernetes/job_status.h"
+
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "trial-runner/kubernetes/job_builder.h"
+
+namespace vernier::kubernetes {
+namespace {
+
+std::string Text(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+const nlohmann::json& Path(const nlohmann::json& object,
+                           std::initializer_list<const char*> keys) {
+  static const nlohmann::json kNull;
+  const nlohmann::json* node = &object;
+  for (const char* key : keys) {
+    if (!node->is_object() || !node->contains(key)) return kNull;
+    node = &(*node)[key];
+  }
+  return *node;
+}
+
+}  // namespace
+
+JobState ReadJobState(const nlohmann::json& job) {
+  JobState state;
+  const nlohmann::json& conditions = Path(job, {"status", "conditions"});
+  if (!conditions.is_array()) return state;
+  for (const nlohmann::json& condition : conditions) {
+    if (Text(condition, "status") != "True") continue;
+    const std::string type = Text(condition, "type");
+    if (type == "Complete") {
+      state.phase = JobPhase::kSucceeded;
+      return state;
+    }
+    if (type == "Failed") {
+      const std::string reason = Text(condition, "reason");
+      state.phase = reason == "DeadlineExceeded" ? JobPhase::kDeadlineExceeded
+                                                 : JobPhase::kFailed;
+      state.reason = absl::StrCat(reason, ": ", Text(condition, "message"));
+      return state;
+    }
+  }
+  return state;
+}
+
+std::string PodWaitingReason(const nlohmann::json& pod) {
+  const nlohmann::json& conditions = Path(pod, {"status", "conditions"});
+  if (conditions.is_array()) {
+    for (const nlohmann::json& condition : conditions) {
+      if (Text(condition, "type") == "PodScheduled" &&
+          Text(condition, "status") == "False" &&
+          Text(condition, "reason") == "Unschedulable") {
+        return absl::StrCat("unschedulable: ", Text(condition, "message"));
+      }
+    }
+  }
+  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array()) return "";
+  for (const nlohmann::json& status : statuses) {
+    const nlohmann::json& waiting = Path(status, {"state", "waiting"});
+    const std::string reason = Text(waiting, "reason");
+    if (reason == "ImagePullBackOff" || reason == "ErrImagePull" ||
+        reason == "InvalidImageName") {
+      return absl::StrCat("image pull back-off (", reason,
+                          "): ", Text(waiting, "message"));
+    }
+  }
+  return "";
+}
+
+std::optional<int> PodExitCode(const nlohmann::json& pod) {
+  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array() || statuses.empty()) return std::nullopt;
+  const nlohmann::json& code =
+      Path(statuses[0], {"state", "terminated", "exitCode"});
+  if (!code.is_number_integer()) return std::nullopt;
+  return code.get<int>();
+}
+
+int64_t TrialIdOf(const nlohmann::json& object) {
+  const nlohmann::json& label =
+      Path(object, {"metadata", "labels", kTrialLabel});
+  int64_t id = 0;
+  if (!label.is_string() || !absl::SimpleAtoi(label.get<std::string>(), &id)) {
+    return 0;
+  }
+  return id;
+}
+
+}  // namespace vernier::kubernetes

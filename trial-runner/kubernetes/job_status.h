@@ -1,0 +1,39 @@
+// Reading a Job's and a pod's status as a trial's fate.
+#ifndef VERNIER_TRIAL_RUNNER_KUBERNETES_JOB_STATUS_H_
+#define VERNIER_TRIAL_RUNNER_KUBERNETES_JOB_STATUS_H_
+
+#include <optional>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace vernier::kubernetes {
+
+enum class JobPhase {
+  kActive,            // not finished
+  kSucceeded,         // condition Complete
+  kFailed,            // condition Failed (its pod failed)
+  kDeadlineExceeded,  // condition Failed with reason DeadlineExceeded
+};
+
+struct JobState {
+  JobPhase phase = JobPhase::kActive;
+  // The Failed condition's "reason: message", when failed.
+  std::string reason;
+};
+
+JobState ReadJobState(const nlohmann::json& job);
+
+// Why a pod cannot run yet: "unschedulable: <message>", "image pull
+// back-off: <message>", ...; empty when it is not stuck.
+std::string PodWaitingReason(const nlohmann::json& pod);
+
+// The exit code of the pod's first container, once terminated.
+std::optional<int> PodExitCode(const nlohmann::json& pod);
+
+// The trial id in the vernier.dev/trial label of `object`; 0 when absent.
+int64_t TrialIdOf(const nlohmann::json& object);
+
+}  // namespace vernier::kubernetes
+
+#endif  // VERNIER_TRIAL_RUNNER_KUBERNETES_JOB_STATUS_H_
