@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/files.h"
+#include "storage/sqlite_store.h"
 #include "trial-runner/local/local_executor.h"
 
 namespace vernier::cli {
@@ -71,15 +73,38 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   return token;
 }
 
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenDatabase(
+    const std::string& path, web::Metrics* metrics) {
+  return storage::OpenSqliteStore(
+      path, storage::SqliteStoreOptions{
+                .on_commit = [metrics](size_t writes,
+                                       std::chrono::nanoseconds commit) {
+                  metrics->StorageCommit(writes, absl::FromChrono(commit));
+                }});
+}
+
 void Serving::Shutdown() {
+  if (http != nullptr) http->Shutdown();
   if (server != nullptr) server->Shutdown(absl::Seconds(5));
   if (manager != nullptr) manager->Shutdown();
 }
 
-absl::StatusOr<Serving> StartServing(storage::Store* store,
+absl::StatusOr<Serving> StartServing(storage::Store* database,
                                      const std::string& db_path,
-                                     const server::GrpcServerOptions& grpc,
-                                     controller::StudyManagerOptions options) {
+                                     const server::GrpcServerOptions& grpc_options,
+                                     const web::HttpServerOptions& http,
+                                     controller::StudyManagerOptions options,
+                                     Observability* observability) {
+  web::Metrics* metrics = &observability->metrics;
+  server::GrpcServerOptions grpc = grpc_options;
+  grpc.on_report_rpc = [metrics](absl::string_view method,
+                                 absl::StatusCode code,
+                                 absl::Duration latency) {
+    metrics->ReportRpc(method, code, latency);
+  };
+  options.on_suggestion = [metrics](absl::Duration latency) {
+    metrics->Suggestion(latency);
+  };
   options.log_dir =
       (fs::absolute(db_path).parent_path() / "vernier-logs").string();
   options.python_client_path = BundledPythonClient();
@@ -89,6 +114,9 @@ absl::StatusOr<Serving> StartServing(storage::Store* store,
     options.report_tls_ca = fs::absolute(grpc.tls_cert_file).string();
   }
   Serving serving;
+  serving.store = std::make_unique<storage::ObservedStore>(
+      database, &observability->live);
+  storage::Store* store = serving.store.get();
   serving.manager = controller::StudyManager::Create(
       store,
       [](trial_runner::ExecutorEventSink sink) {
@@ -101,6 +129,14 @@ absl::StatusOr<Serving> StartServing(storage::Store* store,
   serving.server = *std::move(server);
   serving.manager->SetReportEndpoint(
       LocalEndpoint(serving.server->address(), serving.server->port()));
+  absl::StatusOr<std::unique_ptr<web::HttpServer>> http_server =
+      web::HttpServer::Start(http, store, serving.manager.get(),
+                             &observability->live, metrics);
+  if (!http_server.ok()) {
+    serving.Shutdown();
+    return http_server.status();
+  }
+  serving.http = *std::move(http_server);
   return serving;
 }
 
