@@ -8,6 +8,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libsqlitecpp-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev
+  libcpp-httplib-dev prometheus-cpp-dev nodejs npm
+  prometheus chromium
   python3 python3-sklearn python3-pytest python3-grpcio python3-protobuf
   python3-pip python3-setuptools python3-wheel
 )

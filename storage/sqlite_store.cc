@@ -184,15 +184,22 @@ std::string ParamPath(absl::string_view name) {
 
 // Fills trials.params of rows stored before schema version 2.
 void BackfillParams(SQLite::Database& db) {
+  // Read first, then write: a table is not changed under its own scan.
+  std::vector<std::pair<int64_t, std::string>> filled;
   SQLite::Statement rows(db, "SELECT id, proto FROM trials WHERE params IS NULL");
-  SQLite::Statement update(db, "UPDATE trials SET params = ? WHERE id = ?");
-  db.exec("BEGIN IMMEDIATE");
   while (rows.executeStep()) {
     v1::Trial trial;
     const SQLite::Column proto = rows.getColumn(1);
     if (!trial.ParseFromArray(proto.getBlob(), proto.getBytes())) continue;
-    update.bind(1, ParamsJson(trial));
-    update.bind(2, rows.getColumn(0).getInt64());
+    filled.emplace_back(rows.getColumn(0).getInt64(), ParamsJson(trial));
+  }
+  rows.reset();
+  if (filled.empty()) return;
+  SQLite::Statement update(db, "UPDATE trials SET params = ? WHERE id = ?");
+  db.exec("BEGIN IMMEDIATE");
+  for (const auto& [id, params] : filled) {
+    update.bind(1, params);
+    update.bind(2, id);
     update.exec();
     update.reset();
   }

@@ -1,6 +1,7 @@
 #include "web/api.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <fstream>
 #include <future>

@@ -37,16 +37,15 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "controller/study_manager.h"
 #include "storage/store.h"
+#include "web/query_params.h"
 
 namespace vernier::web {
-
-// Query parameters, repeatable (httplib::Params has this type).
-using QueryParams = std::multimap<std::string, std::string>;
 
 struct ApiResponse {
   int status = 200;

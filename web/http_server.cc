@@ -82,6 +82,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  // An idle keep-alive connection holds a thread: let it go soon, so that
+  // Shutdown is quick too.
+  server->set_keep_alive_timeout(2);
   auto api = std::make_shared<Api>(store, manager, options.admin_token);
 
   server->set_post_routing_handler(

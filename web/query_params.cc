@@ -1,14 +1,15 @@
 #include "web/query_params.h"
 
 #include <cmath>
+#include <iterator>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 
 namespace vernier::web {
 namespace {

@@ -15,6 +15,7 @@
 
 namespace vernier::web {
 
+// Query parameters, repeatable (httplib::Params has this type).
 using QueryParams = std::multimap<std::string, std::string>;
 
 // The value of a parameter given once; nullopt when absent. A parameter

@@ -111,6 +111,10 @@ test('watch a running study live, open a trial, sort, filter and stop it', async
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  // The page must live within its Content-Security-Policy.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
   page.on('dialog', (dialog) => dialog.accept());
 
   await page.goto(dashboard);
