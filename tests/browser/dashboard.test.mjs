@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = process.env.VERNIER_SOURCE_DIR || resolve(here, '..', '..');
-const BINARY_DIR = process.env.VERNIER_BINARY_DIR || join(SOURCE, 'build');
-const VERNIER = process.env.VERNIER_BIN || join(BINARY_DIR, 'vernier');
+const BINARY_DIR = resolve(process.env.VERNIER_BINARY_DIR || join(SOURCE, 'build'));
+const VERNIER = resolve(process.env.VERNIER_BIN || join(BINARY_DIR, 'vernier'));
 const ARTIFACTS = process.env.VERNIER_ARTIFACTS || join(BINARY_DIR, 'test-artifacts', 'browser');
 const { chromium } = createRequire(join(SOURCE, 'web', 'frontend', 'package.json'))('playwright-core');
 
@@ -68,6 +68,7 @@ async function startServer() {
         done();
       }
     });
+    child.on('error', fail);
     child.on('exit', (code) => fail(new Error(`vernier serve exited ${code}: ${errors}`)));
   });
   return child;
