@@ -319,6 +319,25 @@ ApiResponse Api::TrialsCsv(absl::string_view name,
 }
 
 ApiResponse Api::TrialColumns(absl::string_view name) const {
+  if (!data_version_) return ComputeTrialColumns(name);
+  // Read the version first: a write after it makes the next call recompute.
+  const int64_t version = data_version_();
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = columns_cache_.find(std::string(name));
+    if (it != columns_cache_.end() && it->second.version == version) {
+      return it->second.response;
+    }
+  }
+  ApiResponse response = ComputeTrialColumns(name);
+  if (response.status == 200) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    columns_cache_[std::string(name)] = CachedColumns{version, response};
+  }
+  return response;
+}
+
+ApiResponse Api::ComputeTrialColumns(absl::string_view name) const {
   absl::StatusOr<v1::Study> study = store_->FindStudy(name);
   if (!study.ok()) return ErrorResponse(study.status());
   absl::StatusOr<std::vector<v1::Trial>> trials =

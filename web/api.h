@@ -30,15 +30,20 @@
 // admin token (401 without it, 403 for another), and the header
 // `X-Requested-By: vernier` always, which no cross-site form can send.
 //
-// Thread-safe: Api holds no mutable state; every call reads the store.
+// Thread-safe: every call reads the store, except that TrialColumns (every
+// trial of a study, the largest answer) is kept per study until the data
+// version changes; the cache is guarded by a mutex.
 #ifndef VERNIER_WEB_API_H_
 #define VERNIER_WEB_API_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "controller/study_manager.h"
@@ -49,7 +54,9 @@ namespace vernier::web {
 
 struct ApiResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  // With a charset, which also keeps cpp-httplib from compressing it on the
+  // fly (see web/http_server.h).
+  std::string content_type = "application/json; charset=utf-8";
   std::string body;
 };
 
@@ -63,9 +70,14 @@ class Api {
 
   // `store` and `manager` must outlive the Api. An empty `admin_token`
   // leaves actions open to anyone who can reach the server.
+  // `data_version` returns a number that changes whenever the store is
+  // written (LiveUpdates::LastSequence); without one nothing is cached.
   Api(storage::Store* store, controller::StudyManager* manager,
-      std::string admin_token)
-      : store_(store), manager_(manager), admin_token_(std::move(admin_token)) {}
+      std::string admin_token, std::function<int64_t()> data_version = nullptr)
+      : store_(store),
+        manager_(manager),
+        admin_token_(std::move(admin_token)),
+        data_version_(std::move(data_version)) {}
 
   ApiResponse Config() const;
   ApiResponse ListStudies(const QueryParams& params) const;
@@ -92,9 +104,20 @@ class Api {
   absl::Status CheckAction(absl::string_view authorization,
                            absl::string_view requested_by) const;
 
+  ApiResponse ComputeTrialColumns(absl::string_view study) const;
+
   storage::Store* const store_;
   controller::StudyManager* const manager_;
   const std::string admin_token_;
+  const std::function<int64_t()> data_version_;
+
+  struct CachedColumns {
+    int64_t version = 0;
+    ApiResponse response;
+  };
+  mutable std::mutex cache_mu_;
+  mutable std::map<std::string, CachedColumns> columns_cache_
+      ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace vernier::web

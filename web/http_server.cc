@@ -85,7 +85,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   // An idle keep-alive connection holds a thread: let it go soon, so that
   // Shutdown is quick too.
   server->set_keep_alive_timeout(2);
-  auto api = std::make_shared<Api>(store, manager, options.admin_token);
+  // Answers go out at once, not after the peer's delayed ACK (Nagle).
+  server->set_tcp_nodelay(true);
+  auto api = std::make_shared<Api>(store, manager, options.admin_token,
+                                   [live] { return live->LastSequence(); });
 
   server->set_post_routing_handler(
       [](const httplib::Request&, httplib::Response& response) {

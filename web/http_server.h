@@ -7,6 +7,13 @@
 //   /metrics          Prometheus text format (web/metrics.h)
 //   /healthz          "ok" while the server runs
 //
+// Responses are sent uncompressed: cpp-httplib would compress text/* (and
+// exactly "application/json" or "application/javascript") for every request
+// with Brotli at its slowest quality, which costs seconds on the dashboard's
+// 700 KB bundle and its plot data; the JSON API's and the bundle's content
+// types carry a charset parameter, which keeps them out of that list. The
+// dashboard is for loopback or a local network, where bytes are cheap.
+//
 // Every response carries a Content-Security-Policy that allows scripts,
 // styles and connections from this origin only (the page has no inline
 // script), X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer.

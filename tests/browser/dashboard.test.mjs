@@ -4,7 +4,7 @@
 //
 // Run: node --test tests/browser/dashboard.test.mjs  (ctest: browser_dashboard)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -151,6 +151,12 @@ test('watch a running study live, open a trial, sort, filter and stop it', async
     return rows.length > 0 && states.every((s) => s === 'SUCCEEDED') && values.every((v, i) => i === 0 || values[i - 1] <= v);
   });
   await shot(page, 'study-filtered');
+
+  // The CSV export holds the rows the filter selects.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=csv]').click()]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  assert.match(csv[0], /^number,state,objective,params\.x,params\.k/);
+  assert.ok(csv.length > 1 && csv.slice(1).every((line) => line.split(',')[1] === 'SUCCEEDED'), csv.join('\n'));
 
   // A trial's page: parameters, metrics chart, log.
   await page.locator('[data-test=trial-row] a').first().click();

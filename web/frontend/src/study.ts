@@ -131,6 +131,9 @@ export function renderStudy(root: HTMLElement, name: string): () => void {
         spec.append(specView(overview));
       }
       await Promise.all([loadPlots(overview), loadTable()]);
+      // Charts draw on the next animation frame: mark the page rendered once
+      // that frame has been painted (tests and bench/dashboard wait for it).
+      await new Promise((painted) => requestAnimationFrame(() => requestAnimationFrame(painted)));
       root.setAttribute('data-rendered', 'true');
     } catch (error) {
       clear(header);
