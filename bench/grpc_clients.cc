@@ -32,6 +32,7 @@ absl::Status WritePlan(const ClientProcessPlan& plan, const std::string& path) {
       << "channels " << plan.channels << "\n"
       << "metrics " << plan.metrics << "\n"
       << "inflight " << plan.load.inflight << "\n"
+      << "batch " << plan.load.batch << "\n"
       << "warmup_us " << absl::ToInt64Microseconds(plan.load.warmup) << "\n"
       << "measure_us " << absl::ToInt64Microseconds(plan.load.measure) << "\n";
   for (const BenchTrial& trial : plan.trials) {
@@ -57,6 +58,8 @@ absl::StatusOr<ClientProcessPlan> ReadPlan(const std::string& path) {
       in >> plan.metrics;
     } else if (key == "inflight") {
       in >> plan.load.inflight;
+    } else if (key == "batch") {
+      in >> plan.load.batch;
     } else if (key == "warmup_us") {
       in >> us;
       plan.load.warmup = absl::Microseconds(us);
@@ -189,6 +192,16 @@ v1::Measurement MakeMeasurement(int64_t step, int metrics) {
   return measurement;
 }
 
+std::vector<v1::Measurement> MakeMeasurements(int64_t first_step, int count,
+                                              int metrics) {
+  std::vector<v1::Measurement> measurements;
+  measurements.reserve(static_cast<size_t>(count));
+  for (int64_t step = first_step; step < first_step + count; ++step) {
+    measurements.push_back(MakeMeasurement(step, metrics));
+  }
+  return measurements;
+}
+
 std::vector<GrpcClient> ConnectClients(const std::string& address, int n,
                                        int channels) {
   std::vector<GrpcClient> clients;
@@ -212,7 +225,8 @@ std::vector<GrpcClient> ConnectClients(const std::string& address, int n,
 
 ReportFn GrpcReporter(const std::vector<GrpcClient>& clients,
                       const std::vector<BenchTrial>& trials, int metrics) {
-  return [&clients, &trials, metrics](int client, int64_t step,
+  return [&clients, &trials, metrics](int client, int64_t first_step,
+                                      int count,
                                       std::function<void(absl::Status)> done) {
     struct Call {
       grpc::ClientContext context;
@@ -224,7 +238,10 @@ ReportFn GrpcReporter(const std::vector<GrpcClient>& clients,
     server::PrepareClientContext(&call->context, trial.token,
                                  absl::Seconds(30));
     call->request.set_trial_id(trial.trial_id);
-    *call->request.mutable_measurement() = MakeMeasurement(step, metrics);
+    for (v1::Measurement& measurement :
+         MakeMeasurements(first_step, count, metrics)) {
+      *call->request.add_measurements() = std::move(measurement);
+    }
     clients[static_cast<size_t>(client)].stub->async()->ReportMeasurement(
         &call->context, &call->request, &call->response,
         [call, done = std::move(done)](grpc::Status status) {

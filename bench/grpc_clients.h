@@ -23,6 +23,9 @@ namespace vernier::bench {
 // Step `step` with `metrics` metrics (at most 8), no time: the server stamps
 // it, as it does for the clients of training code.
 v1::Measurement MakeMeasurement(int64_t step, int metrics);
+// Steps first_step .. first_step + count - 1, each as MakeMeasurement.
+std::vector<v1::Measurement> MakeMeasurements(int64_t first_step, int count,
+                                              int metrics);
 
 // One client's connection. Channels made here use a local subchannel pool,
 // so each is a TCP connection of its own.

@@ -51,6 +51,7 @@ struct Flags {
   int clients = 64;
   int channels = 0;  // 0: one per client
   int inflight = 4;
+  int batch = 1;
   int metrics = 3;
   double seconds = 10;
   double warmup = 1;
@@ -64,11 +65,13 @@ struct Flags {
 
 ReportFn ManagerReporter(controller::StudyManager* manager,
                          const std::vector<BenchTrial>& trials, int metrics) {
-  return [manager, &trials, metrics](int client, int64_t step,
+  return [manager, &trials, metrics](int client, int64_t first_step,
+                                     int count,
                                      std::function<void(absl::Status)> done) {
     const BenchTrial& trial = trials[static_cast<size_t>(client)];
-    manager->ReportMeasurement(
-        trial.trial_id, trial.token, MakeMeasurement(step, metrics),
+    manager->ReportMeasurements(
+        trial.trial_id, trial.token,
+        MakeMeasurements(first_step, count, metrics),
         [done = std::move(done)](absl::StatusOr<bool> should_stop) {
           done(should_stop.status());
         });
@@ -77,13 +80,16 @@ ReportFn ManagerReporter(controller::StudyManager* manager,
 
 ReportFn StoreReporter(storage::Store* store,
                        const std::vector<BenchTrial>& trials, int metrics) {
-  return [store, &trials, metrics](int client, int64_t step,
+  return [store, &trials, metrics](int client, int64_t first_step, int count,
                                    std::function<void(absl::Status)> done) {
-    v1::Measurement measurement = MakeMeasurement(step, metrics);
-    *measurement.mutable_time() =
-        google::protobuf::util::TimeUtil::GetCurrentTime();
+    std::vector<v1::Measurement> measurements =
+        MakeMeasurements(first_step, count, metrics);
+    for (v1::Measurement& measurement : measurements) {
+      *measurement.mutable_time() =
+          google::protobuf::util::TimeUtil::GetCurrentTime();
+    }
     store->AddMeasurementsAsync(trials[static_cast<size_t>(client)].trial_id,
-                                {std::move(measurement)}, std::move(done));
+                                std::move(measurements), std::move(done));
   };
 }
 
@@ -189,6 +195,12 @@ double PrintVernier(const Flags& flags, LoadResult& load,
       Thousands(load.window_acked).c_str(), flags.seconds,
       Thousands(static_cast<int64_t>(rate)).c_str(),
       Thousands(static_cast<int64_t>(rate * flags.metrics)).c_str());
+  std::printf("  reports               %s /s, %d measurements each\n",
+              Thousands(static_cast<int64_t>(
+                            static_cast<double>(lat.size()) /
+                            flags.seconds))
+                  .c_str(),
+              flags.batch);
   std::printf("  ack latency           p50 %s  p95 %s  p99 %s  max %s\n",
               Ms(Percentile(lat, 50)).c_str(), Ms(Percentile(lat, 95)).c_str(),
               Ms(Percentile(lat, 99)).c_str(),
@@ -272,11 +284,11 @@ int Main(const Flags& flags) {
   const bool client_process = over_grpc && !flags.in_process;
   const bool stores = flags.path != "grpc-noop";
   std::printf(
-      "bench/ingest: %d clients (%d channels, %s) x %d in flight, %d "
-      "metrics per measurement, %.1f s (+%.1f s warm-up), path %s; "
-      "load average before: %.2f\n",
+      "bench/ingest: %d clients (%d channels, %s) x %d reports in flight "
+      "x %d measurements per report, %d metrics per measurement, %.1f s "
+      "(+%.1f s warm-up), path %s; load average before: %.2f\n",
       flags.clients, channels, client_process ? "client process" : "in-process",
-      flags.inflight, flags.metrics, flags.seconds, flags.warmup,
+      flags.inflight, flags.batch, flags.metrics, flags.seconds, flags.warmup,
       flags.path.c_str(), LoadAverage());
   std::fflush(stdout);
 
@@ -309,6 +321,7 @@ int Main(const Flags& flags) {
 
   LoadOptions options{.clients = flags.clients,
                       .inflight = flags.inflight,
+                      .batch = flags.batch,
                       .warmup = absl::Seconds(flags.warmup),
                       .measure = absl::Seconds(flags.seconds)};
   storage::GroupedWriter::Stats writer_before, writer_after;
@@ -428,6 +441,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--inflight", flags.inflight, "reports in flight per client")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--batch", flags.batch,
+                 "measurements per report (consecutive steps of one trial)")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--metrics", flags.metrics, "metrics per measurement")
       ->check(CLI::Range(1, 8))

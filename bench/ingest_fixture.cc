@@ -152,13 +152,12 @@ absl::StatusOr<std::unique_ptr<IngestFixture>> IngestFixture::Start(
   for (const char* suffix : {"", "-wal", "-shm"}) {
     fs::remove(fixture->db_path_ + suffix, error);
   }
-  char main_name[16] = {};
-  pthread_getname_np(pthread_self(), main_name, sizeof main_name);
-  NameThisThread("store-writer");
   absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store =
       storage::SqliteStore::Open(fixture->db_path_);
-  NameThisThread("manager");
   if (!store.ok()) return store.status();
+  char main_name[16] = {};
+  pthread_getname_np(pthread_self(), main_name, sizeof main_name);
+  NameThisThread("manager");
   fixture->store_ = *std::move(store);
 
   fixture->tokens_ = std::make_shared<TokenBook>();

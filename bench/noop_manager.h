@@ -40,8 +40,8 @@ class NoopManager final : public controller::StudyManager {
     answer.trial.set_id(trial_id);
     return answer;
   }
-  void ReportMeasurement(
-      int64_t, absl::string_view, v1::Measurement,
+  void ReportMeasurements(
+      int64_t, absl::string_view, std::vector<v1::Measurement>,
       std::function<void(absl::StatusOr<bool>)> done) override {
     done(false);
   }

@@ -114,18 +114,22 @@ class LoadRun {
 
   void Issue(Slot* slot) {
     if (Clock::now() >= window_end_) return Retire();
-    const int64_t step =
-        next_step_[static_cast<size_t>(slot->client)].fetch_add(1);
+    const int count = options_.batch;
+    const int64_t first =
+        next_step_[static_cast<size_t>(slot->client)].fetch_add(count);
     const Clock::time_point start = Clock::now();
-    report_(slot->client, step, [this, slot, step, start](absl::Status status) {
+    report_(slot->client, first, count, [this, slot, first, count,
+                                         start](absl::Status status) {
       const Clock::time_point end = Clock::now();
       if (!status.ok()) {
         slot->failure = std::move(status);
         return Retire();
       }
-      slot->acked.push_back(step);
+      for (int64_t step = first; step < first + count; ++step) {
+        slot->acked.push_back(step);
+      }
       if (end >= window_start_ && end < window_end_) {
-        ++slot->window_acked;
+        slot->window_acked += count;
         slot->latencies_us.push_back(
             std::chrono::duration_cast<std::chrono::microseconds>(end - start)
                 .count());

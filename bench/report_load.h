@@ -2,10 +2,11 @@
 // trial with K reports in flight, for a fixed time; what was acknowledged,
 // how fast, and where the CPU went.
 //
-// The load is closed-loop: each of a client's K slots issues a report, waits
-// for its answer and issues the next one at once, so at most N*K reports are
-// outstanding. Steps are numbered per client from 0 in issue order; every
-// report of a run has a distinct (client, step).
+// The load is closed-loop: each of a client's K slots issues a report of B
+// measurements (consecutive steps), waits for its answer and issues the next
+// one at once, so at most N*K reports are outstanding. Steps are numbered per
+// client from 0 in issue order; every measurement of a run has a distinct
+// (client, step).
 #ifndef VERNIER_BENCH_REPORT_LOAD_H_
 #define VERNIER_BENCH_REPORT_LOAD_H_
 
@@ -23,6 +24,7 @@ namespace vernier::bench {
 struct LoadOptions {
   int clients = 64;
   int inflight = 4;  // reports outstanding per client
+  int batch = 1;     // measurements per report
   // Reports answered during the warm-up count as acknowledged (they are
   // verified) but not in the rate or the latencies.
   absl::Duration warmup = absl::Seconds(1);
@@ -37,12 +39,14 @@ struct LoadOptions {
   std::function<void()> on_window_start, on_window_end;
 };
 
-// Issues one report of `step` for client `client` and calls `done` exactly
-// once, from any thread, when it is acknowledged (OK) or has failed. `done`
-// may issue the next report; `report` must not call `done` on success before
-// returning (a failure may be answered inline). Thread-safe.
-using ReportFn = std::function<void(int client, int64_t step,
-                                    std::function<void(absl::Status)> done)>;
+// Issues one report of the `count` measurements of steps first_step,
+// first_step + 1, ... for client `client` and calls `done` exactly once, from
+// any thread, when it is acknowledged (OK) or has failed. `done` may issue the
+// next report; `report` must not call `done` on success before returning (a
+// failure may be answered inline). Thread-safe.
+using ReportFn =
+    std::function<void(int client, int64_t first_step, int count,
+                       std::function<void(absl::Status)> done)>;
 
 // What this process's threads of one name did during the measured window
 // (/proc/self/task/*/comm and schedstat).
@@ -78,7 +82,8 @@ struct LoadResult {
   // Reports that failed, by status code name; the first message of each.
   std::map<std::string, int64_t> failures;
   std::map<std::string, std::string> failure_examples;
-  // Acknowledged inside the measured window, and their latencies (µs).
+  // Measurements acknowledged inside the measured window, and the latencies
+  // of their reports (µs, one per report: its measurements share it).
   int64_t window_acked = 0;
   std::vector<int64_t> window_latencies_us;
   absl::Duration window;

@@ -52,7 +52,7 @@ absl::StatusOr<v1::Study> StudyControllerImpl::Run() {
     // advance or show after them.
     const bool changes_state =
         !event.has_value() ||
-        !std::holds_alternative<MeasurementReported>(*event);
+        !std::holds_alternative<MeasurementsReported>(*event);
     if (event.has_value()) status = Handle(std::move(*event));
     if (!changes_state) continue;
     if (status.ok() && !finished_) status = Advance();
@@ -283,7 +283,7 @@ absl::Status StudyControllerImpl::Handle(Event event) {
   if (auto* ready = std::get_if<SuggestionsReady>(&event)) {
     return Handle(std::move(*ready));
   }
-  if (auto* reported = std::get_if<MeasurementReported>(&event)) {
+  if (auto* reported = std::get_if<MeasurementsReported>(&event)) {
     return Handle(*reported);
   }
   if (auto* finish = std::get_if<FinishRequested>(&event)) {
@@ -497,13 +497,24 @@ absl::Status StudyControllerImpl::HandleStopRequest(Ending ending) {
   return absl::OkStatus();
 }
 
-absl::Status StudyControllerImpl::Handle(const MeasurementReported& event) {
+absl::Status StudyControllerImpl::Handle(const MeasurementsReported& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr || trial->state() != v1::Trial::RUNNING) {
     return absl::OkStatus();
   }
-  for (const auto& [name, value] : event.measurement.metrics()) {
-    last_intermediate_[trial->id()][name] = value;
+  // In step order, so that the last value of each metric wins.
+  std::vector<const v1::Measurement*> by_step;
+  for (const v1::Measurement& measurement : event.measurements) {
+    by_step.push_back(&measurement);
+  }
+  std::stable_sort(by_step.begin(), by_step.end(),
+                   [](const v1::Measurement* a, const v1::Measurement* b) {
+                     return a->step() < b->step();
+                   });
+  for (const v1::Measurement* measurement : by_step) {
+    for (const auto& [name, value] : measurement->metrics()) {
+      last_intermediate_[trial->id()][name] = value;
+    }
   }
   return absl::OkStatus();
 }

@@ -103,9 +103,9 @@ class StudyController {
   // Feeds an executor event. Thread-safe; returns at once.
   virtual void OnExecutorEvent(trial_runner::ExecutorEvent event) = 0;
 
-  // A measurement a worker reported over RPC, already durable. Thread-safe.
-  virtual void OnMeasurementReported(int64_t trial_id,
-                                     v1::Measurement measurement) = 0;
+  // Measurements a worker reported over RPC, already durable. Thread-safe.
+  virtual void OnMeasurementsReported(
+      int64_t trial_id, std::vector<v1::Measurement> measurements) = 0;
 
   // Records a running trial's final metrics (durably, before `done`).
   // FAILED_PRECONDITION when the trial is not running. Thread-safe.

@@ -41,9 +41,9 @@ struct SuggestionsReady {
   int requested = 0;
 };
 
-struct MeasurementReported {
+struct MeasurementsReported {
   int64_t trial_id = 0;
-  v1::Measurement measurement;
+  std::vector<v1::Measurement> measurements;
 };
 
 struct FinishRequested {
@@ -68,7 +68,7 @@ struct TellRequested {
 };
 
 using Event = std::variant<ExecutorEvent, StopRequested, ShutdownRequested,
-                           SuggestionsReady, MeasurementReported,
+                           SuggestionsReady, MeasurementsReported,
                            FinishRequested, AskRequested, TellRequested,
                            TrialStopRequested>;
 
@@ -108,9 +108,9 @@ class StudyControllerImpl final : public StudyController {
     events_.Post(std::move(event));
   }
 
-  void OnMeasurementReported(int64_t trial_id,
-                             v1::Measurement measurement) override {
-    events_.Post(MeasurementReported{trial_id, std::move(measurement)});
+  void OnMeasurementsReported(
+      int64_t trial_id, std::vector<v1::Measurement> measurements) override {
+    events_.Post(MeasurementsReported{trial_id, std::move(measurements)});
   }
 
   void FinishTrial(int64_t trial_id, std::map<std::string, double> metrics,
@@ -154,7 +154,7 @@ class StudyControllerImpl final : public StudyController {
   absl::Status Handle(const MetricsObserved& event);
   absl::Status Handle(const WorkerExited& event);
   absl::Status Handle(SuggestionsReady event);
-  absl::Status Handle(const MeasurementReported& event);
+  absl::Status Handle(const MeasurementsReported& event);
   absl::Status Handle(FinishRequested event);
   absl::Status Handle(AskRequested event);
   absl::Status Handle(TellRequested event);

@@ -185,20 +185,25 @@ class StudyManagerImpl final : public StudyManager {
     return answer;
   }
 
-  void ReportMeasurement(
-      int64_t trial_id, absl::string_view token, v1::Measurement measurement,
+  void ReportMeasurements(
+      int64_t trial_id, absl::string_view token,
+      std::vector<v1::Measurement> measurements,
       std::function<void(absl::StatusOr<bool>)> done) override {
     absl::StatusOr<TrialRegistry::Entry> entry = CheckWorker(trial_id, token);
     if (!entry.ok()) return done(entry.status());
-    if (!measurement.has_time())
-      *measurement.mutable_time() = ToProto(options_.now());
+    const google::protobuf::Timestamp now = ToProto(options_.now());
+    for (v1::Measurement& measurement : measurements) {
+      if (!measurement.has_time()) *measurement.mutable_time() = now;
+    }
     StudyController* controller = entry->controller;
+    std::vector<v1::Measurement> to_store = measurements;
     store_->AddMeasurementsAsync(
-        trial_id, {measurement},
-        [this, trial_id, token = std::string(token), controller, measurement,
+        trial_id, std::move(to_store),
+        [this, trial_id, token = std::string(token), controller,
+         measurements = std::move(measurements),
          done = std::move(done)](absl::Status status) mutable {
           if (!status.ok()) return done(status);
-          controller->OnMeasurementReported(trial_id, std::move(measurement));
+          controller->OnMeasurementsReported(trial_id, std::move(measurements));
           // Asked again now: a stop decided while the write committed counts.
           absl::StatusOr<TrialRegistry::Entry> now =
               registry_.Check(trial_id, token);

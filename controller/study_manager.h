@@ -108,10 +108,11 @@ class StudyManager {
   virtual absl::StatusOr<WorkerTrial> GetTrialForWorker(
       int64_t trial_id, absl::string_view token) = 0;
 
-  // Stores an intermediate measurement; `done` gets whether the trial
-  // should stop, once the measurement is durable.
-  virtual void ReportMeasurement(
-      int64_t trial_id, absl::string_view token, v1::Measurement measurement,
+  // Stores intermediate measurements, all or none; `done` gets whether the
+  // trial should stop, once they are durable.
+  virtual void ReportMeasurements(
+      int64_t trial_id, absl::string_view token,
+      std::vector<v1::Measurement> measurements,
       std::function<void(absl::StatusOr<bool> should_stop)> done) = 0;
 
   // Records the trial's final metrics; `done` once they are durable.

@@ -110,7 +110,7 @@ class StudyManagerTest : public ::testing::Test {
     measurement.set_step(step);
     (*measurement.mutable_metrics())["loss"] = loss;
     return Await<absl::StatusOr<bool>>([&](auto done) {
-      manager_->ReportMeasurement(trial_id, token, measurement, done);
+      manager_->ReportMeasurements(trial_id, token, {measurement}, done);
     });
   }
 

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "algorithms/algorithm.h"
 #include "algorithms/search_space.h"
+#include "controller/cost_validation.h"
 #include "controller/study_yaml.h"
 #include "trial-runner/params_template.h"
 
@@ -133,6 +134,7 @@ class Validator {
     CheckAlgorithm();
     CheckTrials();
     CheckWorker();
+    ValidateCostSpec(spec_, errors_);
     return std::move(errors_);
   }
 

@@ -46,6 +46,13 @@ class Loader {
                  ParameterSpec* out);
   void Trials(const YAML::Node& node, v1::TrialsSpec* out);
   void Worker(const YAML::Node& node, v1::WorkerSpec* out);
+  void WorkerResources(YamlReader::Fields& fields, v1::WorkerSpec* out);
+  void Budget(const YAML::Node& node, v1::BudgetSpec* out);
+  void Labels(const YAML::Node& node, v1::StudySpec* spec);
+  // A plain number at parent.key, when present.
+  std::optional<double> NumberField(YamlReader::Fields& fields,
+                                    const std::string& parent,
+                                    absl::string_view key);
   // `dir` made absolute against base_dir_ and normalised.
   std::string ResolveDir(absl::string_view dir) const;
 
@@ -65,7 +72,7 @@ void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
   YamlReader::Fields fields =
       reader_.Mapping(root, "",
                       {"name", "description", "objective", "algorithm",
-                       "parameters", "trials", "worker"});
+                       "parameters", "trials", "worker", "budget", "labels"});
   if (auto name = reader_.String(fields, "", "name")) spec->set_name(*name);
   if (auto description = reader_.String(fields, "", "description")) {
     spec->set_description(*description);
@@ -82,6 +89,101 @@ void Loader::Study(const YAML::Node& root, v1::StudySpec* spec) {
   }
   Worker(fields.contains("worker") ? fields["worker"] : YAML::Node(),
          spec->mutable_worker());
+  if (fields.contains("budget")) {
+    Budget(fields["budget"], spec->mutable_budget());
+  }
+  if (fields.contains("labels")) Labels(fields["labels"], spec);
+}
+
+std::optional<double> Loader::NumberField(YamlReader::Fields& fields,
+                                          const std::string& parent,
+                                          absl::string_view key) {
+  auto it = fields.find(std::string(key));
+  if (it == fields.end()) return std::nullopt;
+  return reader_.Number(it->second, JoinPath(parent, key));
+}
+
+void Loader::Budget(const YAML::Node& node, v1::BudgetSpec* out) {
+  const std::string path = "budget";
+  YamlReader::Fields fields =
+      reader_.Mapping(node, path, {"max_cost", "currency", "on_exhausted"});
+  if (auto max_cost = NumberField(fields, path, "max_cost")) {
+    out->set_max_cost(*max_cost);
+  }
+  out->set_currency(reader_.String(fields, path, "currency").value_or("USD"));
+  out->set_on_exhausted(
+      reader_
+          .EnumValue<v1::BudgetSpec::OnExhausted>(
+              fields, path, "on_exhausted",
+              {{"stop", v1::BudgetSpec::STOP},
+               {"drain", v1::BudgetSpec::DRAIN}})
+          .value_or(v1::BudgetSpec::STOP));
+}
+
+void Loader::Labels(const YAML::Node& node, v1::StudySpec* spec) {
+  const std::string path = "labels";
+  for (const auto& [key, value] : reader_.Mapping(node, path, {})) {
+    const std::string value_path = JoinPath(path, key);
+    if (value.IsNull()) {
+      (*spec->mutable_labels())[key] = "";
+    } else if (value.IsScalar()) {
+      (*spec->mutable_labels())[key] = value.Scalar();
+    } else {
+      reader_.Error(value_path, value.Mark(),
+                    absl::StrCat("must be a string or number, not ",
+                                 DescribeNode(value)));
+    }
+  }
+}
+
+void Loader::WorkerResources(YamlReader::Fields& fields, v1::WorkerSpec* out) {
+  const std::string path = "worker";
+  auto integer = [&](absl::string_view key) -> std::optional<int> {
+    auto it = fields.find(std::string(key));
+    if (it == fields.end()) return std::nullopt;
+    std::optional<int64_t> value =
+        reader_.Integer(it->second, JoinPath(path, key), 0);
+    if (!value) return std::nullopt;
+    return static_cast<int>(*value);
+  };
+  if (auto gpus = integer("gpus_per_trial")) out->set_gpus_per_trial(*gpus);
+  if (auto cpus = integer("cpus_per_trial")) out->set_cpus_per_trial(*cpus);
+  if (auto memory = NumberField(fields, path, "memory_gb_per_trial")) {
+    out->set_memory_gb_per_trial(*memory);
+  }
+  if (fields.contains("gpus")) {
+    const std::string gpus_path = JoinPath(path, "gpus");
+    const YAML::Node& gpus = fields["gpus"];
+    if (gpus.IsScalar() && gpus.Scalar() == "auto") {
+      out->clear_gpus();
+    } else if (reader_.IsList(gpus, gpus_path, "auto, or [0, 1]")) {
+      int i = 0;
+      for (const YAML::Node& item : gpus) {
+        const std::string item_path = IndexPath(gpus_path, i++);
+        reader_.Record(item_path, item.Mark());
+        out->add_gpus(reader_.ScalarText(item, item_path).value_or(""));
+      }
+    }
+  }
+  if (fields.contains("pricing")) {
+    const std::string pricing_path = JoinPath(path, "pricing");
+    YamlReader::Fields prices = reader_.Mapping(
+        fields["pricing"], pricing_path,
+        {"gpu_hour", "cpu_hour", "memory_gb_hour", "instance_hour"});
+    v1::PricingSpec* pricing = out->mutable_pricing();
+    if (auto price = NumberField(prices, pricing_path, "gpu_hour")) {
+      pricing->set_gpu_hour(*price);
+    }
+    if (auto price = NumberField(prices, pricing_path, "cpu_hour")) {
+      pricing->set_cpu_hour(*price);
+    }
+    if (auto price = NumberField(prices, pricing_path, "memory_gb_hour")) {
+      pricing->set_memory_gb_hour(*price);
+    }
+    if (auto price = NumberField(prices, pricing_path, "instance_hour")) {
+      pricing->set_instance_hour(*price);
+    }
+  }
 }
 
 void Loader::Objective(const YAML::Node& node, v1::ObjectiveSpec* out) {
@@ -265,8 +367,11 @@ void Loader::Worker(const YAML::Node& node, v1::WorkerSpec* out) {
   YamlReader::Fields fields;
   if (node.IsDefined() && !node.IsNull()) {
     fields = reader_.Mapping(
-        node, path, {"kind", "command", "working_dir", "env", "metrics"});
+        node, path,
+        {"kind", "command", "working_dir", "env", "metrics", "gpus_per_trial",
+         "gpus", "cpus_per_trial", "memory_gb_per_trial", "pricing"});
   }
+  WorkerResources(fields, out);
   out->set_kind(
       reader_
           .EnumValue<v1::WorkerSpec::Kind>(fields, path, "kind",

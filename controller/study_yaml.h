@@ -11,6 +11,8 @@
 //   name: digits-svm            # required; ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$,
 //                               #   at most 63 characters
 //   description: tune an SVM    # optional
+//   labels: {team: fraud}       # optional; Kubernetes label syntax, for
+//                               #   cost reports (`vernier cost --by team`)
 //   objective:
 //     metric: accuracy          # required; ^[A-Za-z_][A-Za-z0-9_.-]*$, not
 //                               #   "step"
@@ -59,6 +61,20 @@
 //                               #   VERNIER_*; scalar values, kept as text
 //     metrics:
 //       collector: stdout       # stdout (default) | push
+//     gpus_per_trial: 1         # default 0; GPUs each trial holds alone
+//     gpus: auto                # auto (default: what nvidia-smi lists) or a
+//                               #   list of indices or UUIDs
+//     cpus_per_trial: 2         # default 0 (no pinning); cores each trial
+//                               #   holds alone, its processes pinned to them
+//     memory_gb_per_trial: 16   # default 0; charged with memory_gb_hour
+//     pricing: {gpu_hour: 2.48, cpu_hour: 0.05, memory_gb_hour: 0.01,
+//               instance_hour: 3.06}  # each >= 0, default 0
+//   budget:                     # optional: needs pricing that gives a
+//                               #   trial a cost, and a worker that runs
+//     max_cost: 40.00           # required, > 0
+//     currency: USD             # default USD; three capital letters
+//     on_exhausted: stop        # stop (default): running trials are stopped
+//                               #   at the limit | drain: they finish
 //
 // A ${params.NAME} in worker.command or a worker.env value must name a
 // parameter. Durations are one or more <number><unit>, units ms, s, m, h, d

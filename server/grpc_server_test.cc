@@ -293,8 +293,9 @@ TEST_F(StudyServiceTest, ListTrialsWithAndWithoutMeasurements) {
   manager_->SetTrialToken(trials[0].id(), "t0");
   v1::ReportMeasurementRequest report;
   report.set_trial_id(trials[0].id());
-  report.mutable_measurement()->set_step(3);
-  (*report.mutable_measurement()->mutable_metrics())["loss"] = 0.7;
+  v1::Measurement* measurement = report.add_measurements();
+  measurement->set_step(3);
+  (*measurement->mutable_metrics())["loss"] = 0.7;
   v1::ReportMeasurementResponse reported;
   ASSERT_TRUE(
       trial_->ReportMeasurement(Context("t0").get(), report, &reported).ok());
@@ -337,10 +338,9 @@ class TrialServiceTest : public StudyServiceTest {
                       v1::ReportMeasurementResponse* response) {
     v1::ReportMeasurementRequest request;
     request.set_trial_id(trial_id_);
-    request.mutable_measurement()->set_step(step);
-    for (const auto& [name, value] : metrics) {
-      (*request.mutable_measurement()->mutable_metrics())[name] = value;
-    }
+    v1::Measurement* measurement = request.add_measurements();
+    measurement->set_step(step);
+    measurement->mutable_metrics()->insert(metrics.begin(), metrics.end());
     return trial_->ReportMeasurement(Context(token).get(), request, response);
   }
 
@@ -426,11 +426,11 @@ TEST_F(TrialServiceTest, MalformedMeasurementsAreInvalidArgument) {
   v1::ReportMeasurementResponse response;
   grpc::Status status = Report("secret", -1, {{"loss", 1.0}}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("measurement.step"));
+  EXPECT_THAT(status.error_message(), HasSubstr("measurements[0].step"));
 
   status = Report("secret", 1, {}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("measurement.metrics"));
+  EXPECT_THAT(status.error_message(), HasSubstr("measurements[0].metrics"));
 
   status = Report("secret", 1, {{"", 1.0}}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -105,19 +105,33 @@ absl::Status CheckGetTrial(const v1::GetTrialRequest& request) {
 absl::Status CheckReportMeasurement(
     const v1::ReportMeasurementRequest& request) {
   if (absl::Status s = CheckTrialId(request.trial_id()); !s.ok()) return s;
-  if (!request.has_measurement()) {
-    return absl::InvalidArgumentError("measurement: missing");
+  if (request.measurements().empty()) {
+    return absl::InvalidArgumentError("measurements: must hold at least one");
   }
-  const v1::Measurement& measurement = request.measurement();
-  if (measurement.step() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "measurement.step: must be at least 0, got ", measurement.step()));
-  }
-  if (measurement.metrics().empty()) {
+  if (request.measurements_size() > kMaxMeasurementsPerReport) {
     return absl::InvalidArgumentError(
-        "measurement.metrics: must hold at least one metric");
+        absl::StrCat("measurements: at most ", kMaxMeasurementsPerReport,
+                     " per call, got ", request.measurements_size()));
   }
-  return CheckMetricNames("measurement.metrics", measurement.metrics());
+  for (int i = 0; i < request.measurements_size(); ++i) {
+    const v1::Measurement& measurement = request.measurements(i);
+    const std::string path = absl::StrCat("measurements[", i, "]");
+    if (measurement.step() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ".step: must be at least 0, got ",
+                       measurement.step()));
+    }
+    if (measurement.metrics().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ".metrics: must hold at least one metric"));
+    }
+    if (absl::Status s =
+            CheckMetricNames(absl::StrCat(path, ".metrics"), measurement.metrics());
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckFinishTrial(const v1::FinishTrialRequest& request) {

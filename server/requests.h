@@ -33,8 +33,12 @@ absl::Status CheckNameGiven(absl::string_view field, absl::string_view value);
 absl::Status CheckSuggestTrials(const v1::SuggestTrialsRequest& request);
 absl::Status CheckCompleteTrial(const v1::CompleteTrialRequest& request);
 absl::Status CheckGetTrial(const v1::GetTrialRequest& request);
-// A step >= 0 and at least one metric, each named; any value, including
-// NaN and infinities, is kept.
+// At most this many measurements in one ReportMeasurement call.
+inline constexpr int kMaxMeasurementsPerReport = 1000;
+
+// 1 to kMaxMeasurementsPerReport measurements, each with a step >= 0 and at
+// least one metric, each named; any value, including NaN and infinities, is
+// kept.
 absl::Status CheckReportMeasurement(
     const v1::ReportMeasurementRequest& request);
 absl::Status CheckFinishTrial(const v1::FinishTrialRequest& request);

@@ -52,14 +52,38 @@ TEST(CheckSuggestTrialsTest, CountMustBeWithinLimits) {
 TEST(CheckReportMeasurementTest, KeepsNonFiniteValuesAndRefusesNegativeSteps) {
   v1::ReportMeasurementRequest request;
   request.set_trial_id(4);
-  request.mutable_measurement()->set_step(0);
-  (*request.mutable_measurement()->mutable_metrics())["loss"] = NAN;
+  v1::Measurement* first = request.add_measurements();
+  first->set_step(0);
+  (*first->mutable_metrics())["loss"] = NAN;
+  v1::Measurement* second = request.add_measurements();
+  second->set_step(1);
+  (*second->mutable_metrics())["loss"] = INFINITY;
   EXPECT_TRUE(CheckReportMeasurement(request).ok());
-  request.mutable_measurement()->set_step(-3);
+  second->set_step(-3);
   EXPECT_EQ(CheckReportMeasurement(request).message(),
-            "measurement.step: must be at least 0, got -3");
+            "measurements[1].step: must be at least 0, got -3");
   request.set_trial_id(0);
   EXPECT_THAT(CheckReportMeasurement(request).message(), HasSubstr("trial_id"));
+}
+
+TEST(CheckReportMeasurementTest, NeedsOneToAThousandMeasurementsWithMetrics) {
+  v1::ReportMeasurementRequest request;
+  request.set_trial_id(4);
+  EXPECT_EQ(CheckReportMeasurement(request).message(),
+            "measurements: must hold at least one");
+  request.add_measurements()->set_step(2);
+  EXPECT_EQ(CheckReportMeasurement(request).message(),
+            "measurements[0].metrics: must hold at least one metric");
+  request.clear_measurements();
+  for (int step = 0; step <= kMaxMeasurementsPerReport; ++step) {
+    v1::Measurement* measurement = request.add_measurements();
+    measurement->set_step(step);
+    (*measurement->mutable_metrics())["loss"] = 1.0;
+  }
+  EXPECT_EQ(CheckReportMeasurement(request).message(),
+            "measurements: at most 1000 per call, got 1001");
+  request.mutable_measurements()->RemoveLast();
+  EXPECT_TRUE(CheckReportMeasurement(request).ok());
 }
 
 TEST(CheckFinishTrialTest, MetricNamesMustNotBeEmpty) {

@@ -94,12 +94,16 @@ class FakeStudyManager final : public controller::StudyManager {
     return answer;
   }
 
-  void ReportMeasurement(
-      int64_t trial_id, absl::string_view token, v1::Measurement measurement,
+  void ReportMeasurements(
+      int64_t trial_id, absl::string_view token,
+      std::vector<v1::Measurement> measurements,
       std::function<void(absl::StatusOr<bool>)> done) override {
     absl::Status status = CheckToken(trial_id, token);
-    if (status.ok()) status = store_->AddMeasurements(trial_id, {measurement});
-    const bool should_stop = measurement.step() >= kStopStep;
+    bool should_stop = false;
+    for (const v1::Measurement& measurement : measurements) {
+      should_stop = should_stop || measurement.step() >= kStopStep;
+    }
+    if (status.ok()) status = store_->AddMeasurements(trial_id, measurements);
     Later([status, should_stop, done = std::move(done)] {
       if (status.ok()) {
         done(should_stop);

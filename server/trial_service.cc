@@ -73,8 +73,9 @@ grpc::ServerUnaryReactor* TrialServiceImpl::ReportMeasurement(
     return reactor;
   }
   // `response` and `reactor` live until the call finishes, which is here.
-  manager_->ReportMeasurement(
-      request->trial_id(), *token, request->measurement(),
+  manager_->ReportMeasurements(
+      request->trial_id(), *token,
+      {request->measurements().begin(), request->measurements().end()},
       [this, reactor, response, start](absl::StatusOr<bool> should_stop) {
         if (should_stop.ok()) response->set_should_stop(*should_stop);
         Finish(reactor, "ReportMeasurement", should_stop.status(), start);

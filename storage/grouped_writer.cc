@@ -1,5 +1,6 @@
 #include "storage/grouped_writer.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <exception>
@@ -110,7 +111,14 @@ GroupedWriter::GroupedWriter(std::unique_ptr<SQLite::Database> db,
                              CommitObserver on_commit)
     : db_(std::move(db)),
       on_commit_(std::move(on_commit)),
-      thread_([this] { Run(); }) {}
+      completion_thread_([this] {
+        pthread_setname_np(pthread_self(), "store-acks");
+        RunCompletions();
+      }),
+      thread_([this] {
+        pthread_setname_np(pthread_self(), "store-writer");
+        Run();
+      }) {}
 
 GroupedWriter::~GroupedWriter() {
   {
@@ -119,6 +127,12 @@ GroupedWriter::~GroupedWriter() {
   }
   wake_.notify_one();
   thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writer_ended_ = true;
+  }
+  completions_wake_.notify_one();
+  completion_thread_.join();
 }
 
 absl::Status GroupedWriter::Submit(Write write) {
@@ -176,13 +190,34 @@ void GroupedWriter::Run() {
       stats_.pending = 0;
     }
     RunBatch(batch);
-    for (const std::unique_ptr<Entry>& entry : batch) {
-      entry->done(std::move(entry->status));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_.push_back(std::move(batch));
+    }
+    completions_wake_.notify_one();
+  }
+}
+
+void GroupedWriter::RunCompletions() {
+  while (true) {
+    std::deque<Batch> batches;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      completions_wake_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !finished_.empty() || writer_ended_;
+      });
+      if (finished_.empty()) return;  // the writer ended, all answered
+      batches.swap(finished_);
+    }
+    for (Batch& batch : batches) {
+      for (const std::unique_ptr<Entry>& entry : batch) {
+        entry->done(std::move(entry->status));
+      }
     }
   }
 }
 
-void GroupedWriter::RunBatch(const std::deque<std::unique_ptr<Entry>>& batch) {
+void GroupedWriter::RunBatch(const Batch& batch) {
   SQLite::Database& db = *db_;
   Stats delta;
   // Writes that succeeded inside the open transaction; they become durable

@@ -8,6 +8,10 @@
 // others commit. When the COMMIT fails, every write of the batch that had
 // succeeded gets UNAVAILABLE and none of the batch is stored.
 //
+// Completions (the `done` of SubmitAsync) run on a second thread, in commit
+// order, so that what they do (answering an RPC, waking a controller) never
+// delays the next transaction.
+//
 // A Write runs on the writer thread with the writer's connection; it must not
 // keep the connection, start or end transactions itself, or block on other
 // writes. SQLiteCpp exceptions it throws are mapped to statuses (see
@@ -50,10 +54,11 @@ using Write = std::function<absl::Status(SQLite::Database&)>;
 absl::Status SqliteErrorToStatus(const SQLite::Exception& error,
                                  absl::string_view context);
 
-// Thread ownership: the writer thread alone uses `db_` after construction.
-// `mu_` guards the queue and the counters, which any thread may touch through
-// Submit(), SubmitAsync() and stats(), from any number of threads. A blocked
-// submitter waits on its own future, never on `mu_`.
+// Thread ownership: the writer thread ("store-writer") alone uses `db_` and
+// `statements_` after construction; the completion thread ("store-acks")
+// alone runs `done` callbacks. `mu_` guards the queues and the counters,
+// which any thread may touch through Submit(), SubmitAsync() and stats(). A
+// blocked submitter waits on its own future, never on `mu_`.
 class GroupedWriter final {
  public:
   struct Stats {
@@ -74,9 +79,9 @@ class GroupedWriter final {
   explicit GroupedWriter(std::unique_ptr<SQLite::Database> db,
                          CommitObserver on_commit = nullptr);
 
-  // Runs every write already submitted (their submitters get their statuses
-  // as usual), then stops the thread. No Submit() may start once destruction
-  // has begun.
+  // Runs every write already submitted and every completion (their
+  // submitters get their statuses as usual), then stops both threads. No
+  // Submit() may start once destruction has begun.
   ~GroupedWriter();
 
   GroupedWriter(const GroupedWriter&) = delete;
@@ -87,9 +92,10 @@ class GroupedWriter final {
   // caller; thread-safe.
   absl::Status Submit(Write write);
 
-  // As Submit, without blocking: `done` gets the status, on the writer thread
-  // (or at once on the caller's when the writer is stopping). `done` must be
-  // quick and must not submit writes and wait for them.
+  // As Submit, without blocking: `done` gets the status, on the completion
+  // thread (or at once on the caller's when the writer is stopping). `done`
+  // should be quick (completions run one after another) and must not submit
+  // writes and wait for them; it may submit without waiting.
   void SubmitAsync(Write write, std::function<void(absl::Status)> done);
 
   Stats stats() const;
@@ -108,9 +114,13 @@ class GroupedWriter final {
     std::function<void(absl::Status)> done;
   };
 
+  using Batch = std::deque<std::unique_ptr<Entry>>;
+
   void Run();
   // Runs one batch; fills every entry's status. Called on the writer thread.
-  void RunBatch(const std::deque<std::unique_ptr<Entry>>& batch);
+  void RunBatch(const Batch& batch);
+  // Runs the `done` of each finished batch, in order, until stopped.
+  void RunCompletions();
 
   std::unique_ptr<SQLite::Database> db_;  // writer thread only
   const CommitObserver on_commit_;
@@ -121,11 +131,17 @@ class GroupedWriter final {
   // (Debian's Abseil is not instrumented).
   mutable std::mutex mu_;
   std::condition_variable wake_;  // queue_ grew or stopping_ was set
-  std::deque<std::unique_ptr<Entry>> queue_ ABSL_GUARDED_BY(mu_);
+  Batch queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  // Batches whose statuses are final, waiting for their callbacks.
+  std::condition_variable completions_wake_;  // finished_ grew or writer ended
+  std::deque<Batch> finished_ ABSL_GUARDED_BY(mu_);
+  bool writer_ended_ ABSL_GUARDED_BY(mu_) = false;
 
-  std::thread thread_;  // started last, joined in the destructor
+  // Started last, joined in the destructor (the writer first).
+  std::thread completion_thread_;
+  std::thread thread_;
 };
 
 }  // namespace vernier::storage

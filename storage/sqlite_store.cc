@@ -45,8 +45,8 @@ class ReaderPool {
         return db;
       }
     }
-    return std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READONLY,
-                                              kBusyTimeoutMs);
+    return std::make_unique<SQLite::Database>(
+        path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
   }
 
   // Keeps `db` for a later Take(), or closes it when enough are idle.
@@ -252,8 +252,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   const std::string name = absl::StrCat("database '", path, "'");
   std::unique_ptr<SQLite::Database> db;
   try {
+    // NOMUTEX (SQLite's multi-thread mode): a connection is used by one
+    // thread at a time (the writer's by its thread, a reader's by whoever
+    // took it from the pool), so SQLite need not lock around every call.
     db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
+        path,
+        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+        kBusyTimeoutMs);
     const std::string mode =
         db->execAndGet("PRAGMA journal_mode = WAL").getString();
     if (mode != "wal") {
@@ -685,7 +690,7 @@ void SqliteStore::AddMeasurementsAsync(
           for (const auto& [metric, value] : measurement.metrics()) {
             upsert.bind(1, trial_id);
             upsert.bind(2, measurement.step());
-            upsert.bind(3, metric);
+            upsert.bindNoCopy(3, metric);  // `metric` outlives exec()
             BindReal(upsert, 4, value);
             if (measurement.has_time()) {
               upsert.bind(5, ToMicros(measurement.time()));

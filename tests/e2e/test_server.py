@@ -288,7 +288,7 @@ def test_refusals_write_nothing(workspace, start_server):
 
     def report(trial_id, token, step=1):
         request = service_pb2.ReportMeasurementRequest(
-            trial_id=trial_id, measurement=study_pb2.Measurement(step=step, metrics={"score": 0.5}))
+            trial_id=trial_id, measurements=[study_pb2.Measurement(step=step, metrics={"score": 0.5})])
         return lambda: trials.ReportMeasurement(request, metadata=bearer(token), timeout=10)
 
     def finish(trial_id, token):

@@ -246,7 +246,7 @@ absl::StatusOr<bool> Trial::Report(
     int64_t step, const std::map<std::string, double>& metrics) {
   v1::ReportMeasurementRequest request;
   request.set_trial_id(id_);
-  v1::Measurement* measurement = request.mutable_measurement();
+  v1::Measurement* measurement = request.add_measurements();
   measurement->set_step(step);
   measurement->mutable_metrics()->insert(metrics.begin(), metrics.end());
   v1::ReportMeasurementResponse response;

@@ -127,9 +127,14 @@ class FakeTrialService final : public v1::TrialService::Service {
     {
       absl::MutexLock lock(&mu_);
       Call call = Record(*context, request->trial_id());
-      call.step = request->measurement().step();
-      call.metrics = {request->measurement().metrics().begin(),
-                      request->measurement().metrics().end()};
+      if (request->measurements_size() != 1) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the client sends one measurement per report");
+      }
+      const v1::Measurement& measurement = request->measurements(0);
+      call.step = measurement.step();
+      call.metrics = {measurement.metrics().begin(),
+                      measurement.metrics().end()};
       reports_.push_back(call);
       if (report_failures_ > 0) {
         --report_failures_;

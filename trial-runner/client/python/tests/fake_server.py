@@ -144,7 +144,7 @@ class _TrialService(service_pb2_grpc.TrialServiceServicer):
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                               f"trial {trial.id} has ended")
             fake.reports.append(request)
-            step = request.measurement.step
+            step = max(m.step for m in request.measurements)
             return service_pb2.ReportMeasurementResponse(
                 should_stop=fake.stop_from_step is not None and
                 step >= fake.stop_from_step)

@@ -136,14 +136,14 @@ def test_report_sends_step_and_metrics(fake, trial):
     assert len(fake.reports) == 1
     sent = fake.reports[0]
     assert sent.trial_id == 7
-    assert sent.measurement.step == 2
-    assert dict(sent.measurement.metrics) == {"loss": 0.25, "accuracy": 1.0}
-    assert sent.measurement.time.seconds > 0
+    assert sent.measurements[0].step == 2
+    assert dict(sent.measurements[0].metrics) == {"loss": 0.25, "accuracy": 1.0}
+    assert sent.measurements[0].time.seconds > 0
 
 
 def test_non_finite_metrics_are_sent_as_reported(fake, trial):
     trial.report(3, {"loss": float("nan"), "grad": float("inf")})
-    metrics = fake.reports[0].measurement.metrics
+    metrics = fake.reports[0].measurements[0].metrics
     assert math.isnan(metrics["loss"]) and metrics["grad"] == math.inf
 
 
@@ -160,7 +160,7 @@ def test_report_is_retried_after_unavailable_with_the_same_step(fake, trial):
     fake.fail_once["ReportMeasurement"] = (grpc.StatusCode.UNAVAILABLE,
                                            "database busy")
     trial.report(step=4, metrics={"loss": 0.1})
-    assert [r.measurement.step for r in fake.report_attempts] == [4, 4]
+    assert [r.measurements[0].step for r in fake.report_attempts] == [4, 4]
     assert fake.report_attempts[0] == fake.report_attempts[1]
     assert len(fake.reports) == 1
 
@@ -219,7 +219,7 @@ def test_current_trial_over_tls(fake, trial_env, monkeypatch, tmp_path):
         monkeypatch.setenv("VERNIER_TLS_CA", str(cert))
         with vernier.current_trial(retry=FAST) as trial:
             assert trial.report(1, {"loss": 0.5}).should_stop is False
-    assert fake.reports[0].measurement.step == 1
+    assert fake.reports[0].measurements[0].step == 1
 
 
 # --- ask/tell ---

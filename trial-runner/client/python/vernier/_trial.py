@@ -94,7 +94,7 @@ class CurrentTrial:
         response = self._connection.call(
             self._stub.ReportMeasurement,
             service_pb2.ReportMeasurementRequest(trial_id=self.id,
-                                                 measurement=measurement),
+                                                 measurements=[measurement]),
             retry=True)
         with self._lock:
             self._should_stop = response.should_stop
