@@ -506,10 +506,9 @@ TrialFilter MakeTrialFilter(const TrialQuery& query) {
     terms.push_back(absl::StrCat("state IN (", absl::StrJoin(marks, ", "), ")"));
   }
   for (size_t i = 0; i < query.parameter_ranges.size(); ++i) {
-    // json_type keeps out strings, which compare above every number.
-    terms.push_back(
-        "json_type(params, ?) IN ('integer', 'real') AND "
-        "json_extract(params, ?) BETWEEN ? AND ?");
+    // A string (categorical) value compares above every number in SQLite,
+    // so it is never <= max; a missing one is NULL: neither matches.
+    terms.push_back("json_extract(params, ?) BETWEEN ? AND ?");
   }
   return TrialFilter{
       .sql = absl::StrJoin(terms, " AND "),
@@ -520,9 +519,7 @@ TrialFilter MakeTrialFilter(const TrialQuery& query) {
           statement.bind(index++, static_cast<int32_t>(state));
         }
         for (const TrialQuery::ParameterRange& range : query.parameter_ranges) {
-          const std::string path = ParamPath(range.name);
-          statement.bind(index++, path);
-          statement.bind(index++, path);
+          statement.bind(index++, ParamPath(range.name));
           statement.bind(index++, range.min);
           statement.bind(index++, range.max);
         }

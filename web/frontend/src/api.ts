@@ -18,7 +18,16 @@ export interface StudySpec {
   algorithm: { name: string; seed?: string; settings?: Record<string, unknown> };
   parameters: ParameterSpec[];
   trials: { max: number; parallel: number; maxFailed?: number; retries: number; maxRuntime?: string };
-  worker: { kind: string; command: string[] };
+  worker: { kind: string; command: string[]; gpusPerTrial?: number };
+  // Present when the study has a budget (max_cost > 0).
+  budget?: { maxCost: number; currency: string };
+  labels?: Record<string, string>;
+}
+
+// The study's budget, or undefined when it has none.
+export function budgetOf(spec: StudySpec): { maxCost: number; currency: string } | undefined {
+  const maxCost = Number(spec.budget?.maxCost ?? 0);
+  return maxCost > 0 ? { maxCost, currency: spec.budget?.currency || 'USD' } : undefined;
 }
 
 export interface Study {
@@ -62,6 +71,8 @@ export interface Trial {
   attempt: number;
   localWorker?: { pid: number };
   clientId: string;
+  cost?: number; // in the study's budget currency
+  gpus?: string[];
 }
 
 export interface TrialList { trials: Trial[]; nextPageToken: string; totalSize: string }

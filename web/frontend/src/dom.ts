@@ -72,6 +72,13 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+// key=value chips of a study's labels.
+export function labelChips(labels: Record<string, string> | undefined): HTMLElement | null {
+  const entries = Object.entries(labels ?? {});
+  if (!entries.length) return null;
+  return h('span', { class: 'labels' }, ...entries.map(([key, value]) => h('span', { class: 'state' }, `${key}=${value}`)));
+}
+
 export function errorBox(error: unknown): HTMLElement {
   return h('p', { class: 'error', 'data-test': 'error' }, String(error instanceof Error ? error.message : error));
 }

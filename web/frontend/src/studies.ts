@@ -1,7 +1,7 @@
 // The studies page: every study with its state, progress and best objective;
 // filtered and sorted on the server, paged, refreshed live.
 import { get, num, StudyList, StudyOverview, subscribe } from './api';
-import { clear, errorBox, formatDuration, formatNumber, formatTime, h, stateBadge } from './dom';
+import { clear, errorBox, formatDuration, formatNumber, formatTime, h, labelChips, stateBadge } from './dom';
 
 interface View { state: string; q: string; orderBy: string; desc: boolean; tokens: string[] }
 
@@ -70,7 +70,8 @@ export function renderStudies(root: HTMLElement): () => void {
       const study = overview.study;
       const best = overview.bestTrial;
       rows.appendChild(h('tr', { 'data-test': 'study-row' },
-        h('td', {}, h('a', { href: `#/studies/${encodeURIComponent(study.name)}` }, study.name)),
+        h('td', {}, h('a', { href: `#/studies/${encodeURIComponent(study.name)}` }, study.name), ' ',
+          labelChips(study.spec.labels)),
         h('td', {}, stateBadge(study.state)),
         h('td', {}, progress(overview)),
         h('td', {}, best ? formatNumber(best.objective) : ''),

@@ -1,8 +1,8 @@
 // The study page: spec, live progress, plots and the trial table.
-import { get, MetricCurves, num, StudyOverview, subscribe, TrialColumns } from './api';
+import { budgetOf, get, MetricCurves, num, StudyOverview, subscribe, TrialColumns } from './api';
 import { actionButton } from './actions';
 import { draw } from './charts';
-import { append, clear, errorBox, formatNumber, formatTime, h, stateBadge } from './dom';
+import { append, clear, errorBox, formatNumber, formatTime, h, labelChips, stateBadge } from './dom';
 import {
   curvesOption, historyOption, importanceOption, parallelOption, sliceOption, timelineOption,
 } from './plots';
@@ -88,7 +88,7 @@ export function renderStudy(root: HTMLElement, name: string): () => void {
           ? actionButton('Stop study', `Stop study ${study.name}? Running trials are stopped.`,
             `${path}:stop`, () => void refresh())
           : null),
-      h('p', { class: 'muted' }, study.spec.description),
+      h('p', { class: 'muted' }, study.spec.description, ' ', labelChips(study.spec.labels)),
       study.stateMessage ? h('p', { 'data-test': 'state-message' }, study.stateMessage) : null);
     clear(stats);
     const done = num(counts.succeeded) + num(counts.failed) + num(counts.stopped) + num(counts.infeasible);
@@ -101,6 +101,8 @@ export function renderStudy(root: HTMLElement, name: string): () => void {
       stat('stopped', String(num(counts.stopped))),
       stat(`best ${study.spec.objective.metric}`,
         best ? h('a', { href: `#/trials/${encodeURIComponent(best.id)}` }, formatNumber(best.objective)) : '—', 'best'));
+    const budget = budgetOf(study.spec);
+    if (budget) stats.append(stat('budget', `${formatNumber(budget.maxCost)} ${budget.currency}`, 'budget'));
     return overview;
   }
 
