@@ -6,6 +6,11 @@ import { formatNumber } from './dom';
 import { computeImportance } from './importance';
 
 const kSucceeded = 'SUCCEEDED';
+// Lines in the parallel coordinates plot: the best trials, so that 10,000
+// trials stay readable and quick to draw.
+export const kParallelMax = 1000;
+// Bars in the timeline: the trials that started last.
+export const kTimelineMax = 2000;
 
 function minimize(study: Study): boolean {
   return study.spec.objective.goal === 'MINIMIZE';
@@ -56,9 +61,13 @@ export function historyOption(study: Study, columns: TrialColumns): Option {
   };
 }
 
-// One axis per parameter, then the objective; a line per finished trial.
+// One axis per parameter, then the objective; a line per finished trial,
+// the best kParallelMax of them.
 export function parallelOption(study: Study, columns: TrialColumns): Option {
-  const rows = finished(columns);
+  const sign = minimize(study) ? 1 : -1;
+  const rows = finished(columns)
+    .sort((a, b) => sign * (num(columns.objective[a]) - num(columns.objective[b])))
+    .slice(0, kParallelMax);
   const axes = columns.parameters.map((column, p) => {
     const spec = study.spec.parameters[p];
     if (column.categories.length > 0) {
@@ -161,7 +170,8 @@ export function curvesOption(curves: MetricCurves): Option {
   };
 }
 
-// When each trial ran, a row per worker slot. Trials carry no worker or GPU
+// When each trial ran, a row per worker slot; the kTimelineMax trials that
+// started last. Trials carry no worker or GPU
 // id yet, so a trial takes the lowest slot free when it started: the rows
 // are the study's parallel workers as the scheduler filled them.
 export function timelineOption(columns: TrialColumns): Option {
@@ -169,7 +179,8 @@ export function timelineOption(columns: TrialColumns): Option {
   const order = columns.number
     .map((_, i) => i)
     .filter((i) => Number.isFinite(num(columns.startSeconds[i])))
-    .sort((a, b) => num(columns.startSeconds[a]) - num(columns.startSeconds[b]));
+    .sort((a, b) => num(columns.startSeconds[a]) - num(columns.startSeconds[b]))
+    .slice(-kTimelineMax);
   const slotEnds: number[] = [];
   const data = order.map((i) => {
     const start = num(columns.startSeconds[i]);

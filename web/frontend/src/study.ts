@@ -4,7 +4,8 @@ import { actionButton } from './actions';
 import { draw } from './charts';
 import { append, clear, errorBox, formatNumber, formatTime, h, labelChips, stateBadge } from './dom';
 import {
-  curvesOption, historyOption, importanceOption, parallelOption, sliceOption, timelineOption,
+  curvesOption, historyOption, importanceOption, kParallelMax, kTimelineMax, parallelOption, sliceOption,
+  timelineOption,
 } from './plots';
 import { queryParams, TrialTable } from './trial_table';
 
@@ -47,9 +48,9 @@ export function renderStudy(root: HTMLElement, name: string): () => void {
   const stats = h('div', { class: 'stats' });
   const history = plotBox('Optimisation history', 'plot-history');
   const importance = plotBox('Parameter importance (η², see docs)', 'plot-importance');
-  const parallel = plotBox('Parallel coordinates', 'plot-parallel');
+  const parallel = plotBox(`Parallel coordinates (best ${kParallelMax.toLocaleString()})`, 'plot-parallel');
   const curves = plotBox('Intermediate values (trials of the table page)', 'plot-curves');
-  const timeline = plotBox('Timeline (worker slots)', 'plot-timeline');
+  const timeline = plotBox(`Timeline by worker slot (last ${kTimelineMax.toLocaleString()})`, 'plot-timeline');
   // Cost over time against the budget joins this grid when studies have a
   // budget (the cost issue); trials have no cost to plot yet.
   const slices = h('div', { class: 'slices' });
