@@ -28,6 +28,9 @@ class NoopManager final : public controller::StudyManager {
   absl::StatusOr<v1::Study> StopStudy(absl::string_view) override {
     return Unimplemented();
   }
+  void StopTrial(int64_t, std::function<void(absl::Status)> done) override {
+    done(Unimplemented());
+  }
   absl::StatusOr<v1::Study> WaitForStudy(absl::string_view) override {
     return Unimplemented();
   }

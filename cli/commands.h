@@ -26,9 +26,13 @@ struct Target {
   std::string tls_ca_file;
 };
 
+inline constexpr char kDefaultHttp[] = "127.0.0.1:8080";
+
 struct RunArgs {
   std::string yaml_path;
   std::string db_path = kDefaultDb;
+  // The dashboard's address; port 0 (the default) picks a free one.
+  std::string http_address = "127.0.0.1:0";
 };
 int Run(const RunArgs& args);
 
@@ -40,6 +44,7 @@ int RenderKubernetes(const std::string& yaml_path, int count);
 struct ServeArgs {
   std::string db_path = kDefaultDb;
   std::string grpc_address = kDefaultServer;
+  std::string http_address = kDefaultHttp;
   std::string admin_token_file;
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   run->add_option("--db", run_args.db_path, "SQLite database file")
       ->capture_default_str();
+  run->add_option("--http", run_args.http_address,
+                  "Dashboard address (port 0: any free port)")
+      ->capture_default_str();
 
   std::string validate_path;
   CLI::App* validate = app.add_subcommand(
@@ -68,6 +71,10 @@ int main(int argc, char** argv) {
   serve
       ->add_option("--grpc", serve_args.grpc_address,
                    "gRPC address to listen on")
+      ->capture_default_str();
+  serve
+      ->add_option("--http", serve_args.http_address,
+                   "Dashboard, JSON API and /metrics address")
       ->capture_default_str();
   serve->add_option(
       "--admin-token-file", serve_args.admin_token_file,

@@ -127,8 +127,9 @@ int Run(const RunArgs& args) {
       LoadStudyFile(args.yaml_path, &yaml_text);
   if (!loaded.has_value()) return kExitBadInput;
 
+  Observability observability;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenSqliteStore(args.db_path);
+      OpenDatabase(args.db_path, &observability.metrics);
   if (!store.ok()) {
     std::cerr << "cannot open the database: " << store.status().message()
               << "\n";
@@ -172,7 +173,9 @@ int Run(const RunArgs& args) {
   // The trials' own endpoint: loopback, any free port.
   server::GrpcServerOptions grpc{.address = "127.0.0.1:0"};
   absl::StatusOr<Serving> serving =
-      StartServing(store->get(), args.db_path, grpc, std::move(options));
+      StartServing(store->get(), args.db_path, grpc,
+                   web::HttpServerOptions{.address = args.http_address},
+                   std::move(options), &observability);
   if (!serving.ok()) {
     std::cerr << serving.status().message() << "\n";
     return kExitError;
@@ -193,6 +196,7 @@ int Run(const RunArgs& args) {
                   fs::absolute(args.db_path).string() + ", trials report to " +
                   serving->server->address() + ")");
   }
+  printer.Print("dashboard: " + serving->http->url());
   signals.Start([&](int count) {
     // A second signal quits at once; workers die with us (PR_SET_PDEATHSIG).
     if (count > 1) _exit(130);

@@ -23,21 +23,25 @@ int Serve(const ServeArgs& args) {
     }
     grpc.admin_token = *std::move(token);
   }
+  web::HttpServerOptions http{.address = args.http_address,
+                              .admin_token = grpc.admin_token};
+  Observability observability;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenSqliteStore(args.db_path);
+      OpenDatabase(args.db_path, &observability.metrics);
   if (!store.ok()) {
     std::cerr << "cannot open the database: " << store.status().message()
               << "\n";
     return kExitError;
   }
   absl::StatusOr<Serving> serving = StartServing(
-      store->get(), args.db_path, grpc,
+      store->get(), args.db_path, grpc, http,
       controller::StudyManagerOptions{
           .on_trial_finished = [](const v1::Study& study,
                                   const v1::Trial& trial) {
             spdlog::info("study {}: trial {} {}", study.name(), trial.number(),
                          v1::Trial::State_Name(trial.state()));
-          }});
+          }},
+      &observability);
   if (!serving.ok()) {
     std::cerr << serving.status().message() << "\n";
     return kExitError;
@@ -49,7 +53,8 @@ int Serve(const ServeArgs& args) {
     return kExitError;
   }
   std::cout << "vernier serving gRPC on " << serving->server->address()
-            << (serving->server->tls() ? " (TLS)" : "") << ", database "
+            << (serving->server->tls() ? " (TLS)" : "") << ", dashboard on "
+            << serving->http->url() << ", database "
             << std::filesystem::absolute(args.db_path).string() << std::endl;
 
   absl::Notification stop;

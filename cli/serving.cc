@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 
@@ -13,6 +14,7 @@
 #include "cli/files.h"
 #include "trial-runner/kubernetes/job_builder.h"
 #include "trial-runner/kubernetes/kubernetes_executor.h"
+#include "storage/sqlite_store.h"
 #include "trial-runner/local/local_executor.h"
 
 namespace vernier::cli {
@@ -76,7 +78,18 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   return token;
 }
 
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenDatabase(
+    const std::string& path, web::Metrics* metrics) {
+  return storage::OpenSqliteStore(
+      path, storage::SqliteStoreOptions{
+                .on_commit = [metrics](size_t writes,
+                                       std::chrono::nanoseconds commit) {
+                  metrics->StorageCommit(writes, absl::FromChrono(commit));
+                }});
+}
+
 void Serving::Shutdown() {
+  if (http != nullptr) http->Shutdown();
   if (server != nullptr) server->Shutdown(absl::Seconds(5));
   if (manager != nullptr) manager->Shutdown();
 }
@@ -107,10 +120,22 @@ int KubernetesJobCap() {
 
 }  // namespace
 
-absl::StatusOr<Serving> StartServing(storage::Store* store,
+absl::StatusOr<Serving> StartServing(storage::Store* database,
                                      const std::string& db_path,
-                                     const server::GrpcServerOptions& grpc,
-                                     controller::StudyManagerOptions options) {
+                                     const server::GrpcServerOptions& grpc_options,
+                                     const web::HttpServerOptions& http,
+                                     controller::StudyManagerOptions options,
+                                     Observability* observability) {
+  web::Metrics* metrics = &observability->metrics;
+  server::GrpcServerOptions grpc = grpc_options;
+  grpc.on_report_rpc = [metrics](absl::string_view method,
+                                 absl::StatusCode code,
+                                 absl::Duration latency) {
+    metrics->ReportRpc(method, code, latency);
+  };
+  options.on_suggestion = [metrics](absl::Duration latency) {
+    metrics->Suggestion(latency);
+  };
   options.log_dir =
       (fs::absolute(db_path).parent_path() / "vernier-logs").string();
   options.python_client_path = BundledPythonClient();
@@ -123,6 +148,9 @@ absl::StatusOr<Serving> StartServing(storage::Store* store,
       kubernetes::SourcesFromEnvironment(), KubernetesOwner(db_path),
       KubernetesJobCap());
   Serving serving;
+  serving.store = std::make_unique<storage::ObservedStore>(
+      database, &observability->live);
+  storage::Store* store = serving.store.get();
   serving.manager = controller::StudyManager::Create(
       store,
       [](trial_runner::ExecutorEventSink sink) {
@@ -135,6 +163,14 @@ absl::StatusOr<Serving> StartServing(storage::Store* store,
   serving.server = *std::move(server);
   serving.manager->SetReportEndpoint(
       LocalEndpoint(serving.server->address(), serving.server->port()));
+  absl::StatusOr<std::unique_ptr<web::HttpServer>> http_server =
+      web::HttpServer::Start(http, store, serving.manager.get(),
+                             &observability->live, metrics);
+  if (!http_server.ok()) {
+    serving.Shutdown();
+    return http_server.status();
+  }
+  serving.http = *std::move(http_server);
   return serving;
 }
 

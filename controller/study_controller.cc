@@ -261,7 +261,10 @@ void StudyControllerImpl::RequestSuggestions(int count) {
   if (suggest_thread_.joinable()) suggest_thread_.join();
   suggesting_ = true;
   suggest_thread_ = std::thread([this, history = Trials(), count]() {
-    events_.Post(SuggestionsReady{algorithm_->Suggest(history, count), count});
+    const absl::Time start = absl::Now();
+    auto suggestions = algorithm_->Suggest(history, count);
+    if (options_.on_suggestion) options_.on_suggestion(absl::Now() - start);
+    events_.Post(SuggestionsReady{std::move(suggestions), count});
   });
 }
 
@@ -291,7 +294,50 @@ absl::Status StudyControllerImpl::Handle(Event event) {
   if (auto* ask = std::get_if<AskRequested>(&event)) {
     return Handle(std::move(*ask));
   }
+  if (auto* stop = std::get_if<TrialStopRequested>(&event)) {
+    return Handle(std::move(*stop));
+  }
   return Handle(std::get<TellRequested>(std::move(event)));
+}
+
+absl::Status StudyControllerImpl::Handle(TrialStopRequested event) {
+  auto it = trials_.find(event.trial_id);
+  if (it == trials_.end()) {
+    event.done(absl::NotFoundError(absl::StrCat(
+        "trial ", event.trial_id, " is not a trial of study ", study_.name())));
+    return absl::OkStatus();
+  }
+  v1::Trial& trial = it->second;
+  if (ask_tell()) {
+    event.done(absl::FailedPreconditionError(
+        absl::StrCat("trial ", trial.number(),
+                     " belongs to an ask/tell client, which ends it")));
+    return absl::OkStatus();
+  }
+  if (trial.state() == v1::Trial::PENDING) {
+    trial.set_state(v1::Trial::STOPPED);
+    trial.set_state_message("stopped by a user before it started");
+    if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) {
+      event.done(s);
+      return s;
+    }
+    event.done(absl::OkStatus());
+    CheckEndConditions();
+    return Advance();
+  }
+  if (trial.state() != v1::Trial::RUNNING) {
+    event.done(absl::FailedPreconditionError(
+        absl::StrCat("trial ", trial.number(), " has already ended (",
+                     v1::Trial::State_Name(trial.state()), ")")));
+    return absl::OkStatus();
+  }
+  stopped_by_user_.insert(trial.id());
+  if (options_.registry != nullptr) {
+    options_.registry->MarkShouldStop(trial.id());
+  }
+  executor_->Stop(trial.id());
+  event.done(absl::OkStatus());
+  return absl::OkStatus();
 }
 
 absl::Status StudyControllerImpl::Handle(const WorkerStarted& event) {
@@ -356,6 +402,9 @@ absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
     trial->set_state(v1::Trial::PENDING);
     trial->set_state_message(
         "interrupted by a stop request; runs again on resume");
+  } else if (stopped_by_user_.erase(trial->id()) > 0) {
+    trial->set_state(v1::Trial::STOPPED);
+    trial->set_state_message("stopped by a user");
   } else if (event.stopped && ending_ == Ending::kStudyEnd) {
     trial->set_state(v1::Trial::STOPPED);
     trial->set_state_message(absl::StrCat("stopped: ", end_message_));

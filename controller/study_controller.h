@@ -75,6 +75,9 @@ struct StudyControllerOptions {
   // Must outlive the controller; null when there are none to give.
   trial_runner::DevicePool* gpus = nullptr;
   trial_runner::DevicePool* cpus = nullptr;
+  // Told how long each Algorithm::Suggest call took, on the suggestion
+  // thread. Must be quick; may be empty.
+  std::function<void(absl::Duration)> on_suggestion;
 };
 
 // How long a stopped worker has between SIGTERM and SIGKILL:
@@ -105,6 +108,14 @@ class StudyController {
   // back to PENDING (they run again on resume), and the study ends STOPPED.
   // Thread-safe; returns at once.
   virtual void RequestStop() = 0;
+
+  // Stops one trial for good: a running worker is stopped and its trial ends
+  // STOPPED ("stopped by a user"); a pending trial ends STOPPED at once.
+  // `done` gets OK once the stop is under way, FAILED_PRECONDITION for a
+  // trial that has ended or belongs to an ask/tell client, NOT_FOUND for a
+  // trial of another study. Thread-safe; returns at once.
+  virtual void StopTrial(int64_t trial_id,
+                         std::function<void(absl::Status)> done) = 0;
 
   // Stops the workers (their trials run again on resume) and ends Run with
   // the study still ACTIVE, for a process that is shutting down. Thread-safe.

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,11 @@ using trial_runner::WorkerStarted;
 using trial_runner::WorkerWaiting;
 
 struct StopRequested {};
+
+struct TrialStopRequested {
+  int64_t trial_id = 0;
+  std::function<void(absl::Status)> done;
+};
 struct ShutdownRequested {};
 
 // The algorithm's answer to one Suggest call.
@@ -73,7 +79,8 @@ struct TellRequested {
 using Event =
     std::variant<ExecutorEvent, StopRequested, ShutdownRequested,
                  SuggestionsReady, MeasurementsReported, EarlyStopDecided,
-                 FinishRequested, AskRequested, TellRequested>;
+                 FinishRequested, AskRequested, TellRequested,
+                 TrialStopRequested>;
 
 // Why running workers are being stopped, which decides what their trials
 // become once they exit.
@@ -105,6 +112,10 @@ class StudyControllerImpl final : public StudyController {
 
   void RequestStop() override { events_.Post(StopRequested{}); }
   void Shutdown() override { events_.Post(ShutdownRequested{}); }
+  void StopTrial(int64_t trial_id,
+                 std::function<void(absl::Status)> done) override {
+    events_.Post(TrialStopRequested{trial_id, std::move(done)});
+  }
 
   void OnExecutorEvent(ExecutorEvent event) override {
     events_.Post(std::move(event));
@@ -165,6 +176,7 @@ class StudyControllerImpl final : public StudyController {
   absl::Status Handle(FinishRequested event);
   absl::Status Handle(AskRequested event);
   absl::Status Handle(TellRequested event);
+  absl::Status Handle(TrialStopRequested event);
   absl::Status HandleStopRequest(Ending ending);
 
   // Ask/tell: answers the oldest waiting ask when it can be answered now,
@@ -252,6 +264,8 @@ class StudyControllerImpl final : public StudyController {
     std::optional<absl::Time> grace_end;
   };
   std::map<int64_t, EarlyStopping> early_stopping_;  // by trial id
+  // Running trials a user asked to stop: they end STOPPED when they exit.
+  std::set<int64_t> stopped_by_user_;
   std::thread suggest_thread_;
   bool suggesting_ = false;
   std::deque<AskRequested> asks_;  // ask/tell requests, oldest first

@@ -246,6 +246,37 @@ TEST_F(StudyControllerTest, NeverRunsMoreThanParallelTrials) {
   });
 }
 
+TEST_F(StudyControllerTest, StoppingOneTrialEndsItStoppedAndTheStudyGoesOn) {
+  v1::Study study = MakeStudy(Yaml("{max: 3}"));
+  // Trial 1 hangs until stopped; the others succeed.
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    return launch.env.at("VERNIER_TRIAL_NUMBER") == "1" ? Outcome{.hang = true}
+                                                        : Succeed(0.5);
+  });
+  absl::Mutex mutex;
+  std::vector<absl::Status> answers;
+  auto record = [&](absl::Status status) {
+    absl::MutexLock lock(&mutex);
+    answers.push_back(std::move(status));
+  };
+  v1::Study done = RunStudy(study, executor, [&](StudyController& controller) {
+    WaitFor([&] { return executor.running() == 1; });
+    const int64_t first = executor.launches().front().trial_id;
+    controller.StopTrial(first + 1000, record);  // not this study's
+    controller.StopTrial(first, record);
+  });
+  EXPECT_EQ(done.state(), v1::Study::DONE);
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::STOPPED);
+  EXPECT_EQ(trials[0].state_message(), "stopped by a user");
+  EXPECT_EQ(trials[1].state(), v1::Trial::SUCCEEDED);
+  absl::MutexLock lock(&mutex);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(answers[1].ok()) << answers[1];
+}
+
 TEST_F(StudyControllerTest, FailsWhenMoreThanMaxFailedTrialsFail) {
   v1::Study study = MakeStudy(Yaml("{max: 10, max_failed: 2}"));
   FakeExecutor executor(store_.get(), [](const TrialLaunch&, int) {

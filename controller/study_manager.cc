@@ -161,6 +161,17 @@ class StudyManagerImpl final : public StudyManager {
     return WaitForStudy(name);
   }
 
+  void StopTrial(int64_t trial_id,
+                 std::function<void(absl::Status)> done) override {
+    absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
+    if (!trial.ok()) return done(trial.status());
+    absl::StatusOr<v1::Study> study = store_->GetStudy(trial->study_id());
+    if (!study.ok()) return done(study.status());
+    absl::StatusOr<StudyController*> controller = Controller(study->name());
+    if (!controller.ok()) return done(controller.status());
+    (*controller)->StopTrial(trial_id, std::move(done));
+  }
+
   absl::StatusOr<v1::Study> WaitForStudy(absl::string_view name) override {
     absl::MutexLock lock(&mutex_);
     auto it = studies_.find(std::string(name));
@@ -328,6 +339,7 @@ class StudyManagerImpl final : public StudyManager {
     options.cpus = cpus_.get();
     options.now = options_.now;
     options.on_progress = options_.on_progress;
+    options.on_suggestion = options_.on_suggestion;
     if (options_.on_trial_finished) {
       options.on_trial_finished = [this, study](const v1::Trial& trial) {
         options_.on_trial_finished(study, trial);

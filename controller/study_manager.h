@@ -46,6 +46,8 @@ struct StudyManagerOptions {
   // Called on a study's loop thread; see StudyControllerOptions.
   std::function<void(const StudyProgress&)> on_progress;
   std::function<void(const v1::Study&, const v1::Trial&)> on_trial_finished;
+  // See StudyControllerOptions::on_suggestion.
+  std::function<void(absl::Duration)> on_suggestion;
   std::function<absl::Time()> now = absl::Now;
   // The GPUs trials may hold when a study lists none of its own; nullopt:
   // the ones `nvidia_smi` lists when the manager is created.
@@ -98,6 +100,12 @@ class StudyManager {
   // Asks a running study to stop (its workers stopped, the study STOPPED).
   // The study as stored; a study that has ended is returned unchanged.
   virtual absl::StatusOr<v1::Study> StopStudy(absl::string_view name) = 0;
+
+  // Stops one trial of a running study (see StudyController::StopTrial).
+  // `done` gets NOT_FOUND for an unknown trial and FAILED_PRECONDITION when
+  // its study does not run in this process.
+  virtual void StopTrial(int64_t trial_id,
+                         std::function<void(absl::Status)> done) = 0;
 
   // Blocks until the named study's controller has ended and returns the
   // study as stored then. NOT_FOUND when no controller runs it.

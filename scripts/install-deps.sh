@@ -11,6 +11,8 @@ packages=(
   libcurl4-openssl-dev openssl
   python3 python3-sklearn python3-pytest python3-grpcio python3-protobuf python3-optuna
   python3-kubernetes
+  libcpp-httplib-dev prometheus-cpp-dev nodejs npm
+  prometheus chromium
   python3-pip python3-setuptools python3-wheel
 )
 

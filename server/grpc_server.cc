@@ -88,7 +88,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 
   auto study_service =
       std::make_unique<StudyServiceImpl>(manager, store, options.admin_token);
-  auto trial_service = std::make_unique<TrialServiceImpl>(manager);
+  auto trial_service = std::make_unique<TrialServiceImpl>(manager, options.on_report_rpc);
 
   grpc::ServerBuilder builder;
   int selected_port = 0;

@@ -22,11 +22,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/study_manager.h"
 #include "storage/store.h"
@@ -44,6 +46,12 @@ struct GrpcServerOptions {
   // The largest message received or sent; a larger one fails its call with
   // RESOURCE_EXHAUSTED.
   int max_message_bytes = 4 << 20;
+  // Told of each finished TrialService call (training code's reports): the
+  // method, its status code, and how long it took from arrival to answer.
+  // Runs on gRPC's threads; must be quick. May be empty.
+  std::function<void(absl::string_view method, absl::StatusCode code,
+                     absl::Duration latency)>
+      on_report_rpc;
 };
 
 // Thread-safe. The services run on gRPC's threads; Shutdown may be called

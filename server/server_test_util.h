@@ -64,6 +64,10 @@ class FakeStudyManager final : public controller::StudyManager {
     return store_->CreateStudy(std::move(study));
   }
 
+  void StopTrial(int64_t, std::function<void(absl::Status)> done) override {
+    done(absl::UnimplementedError("the fake manager stops no trial"));
+  }
+
   absl::StatusOr<v1::Study> StopStudy(absl::string_view name) override {
     absl::StatusOr<v1::Study> study = store_->FindStudy(name);
     if (!study.ok() || study->state() != v1::Study::ACTIVE) return study;

@@ -23,12 +23,22 @@ absl::StatusOr<std::string> TrialToken(
 
 }  // namespace
 
-TrialServiceImpl::TrialServiceImpl(controller::StudyManager* manager)
-    : manager_(manager) {}
+TrialServiceImpl::TrialServiceImpl(controller::StudyManager* manager,
+                                   CallObserver on_call)
+    : manager_(manager), on_call_(std::move(on_call)) {}
+
+void TrialServiceImpl::Finish(grpc::ServerUnaryReactor* reactor,
+                              absl::string_view method,
+                              const absl::Status& status,
+                              absl::Time start) const {
+  if (on_call_) on_call_(method, status.code(), absl::Now() - start);
+  FinishCall(reactor, method, status);
+}
 
 grpc::ServerUnaryReactor* TrialServiceImpl::GetTrial(
     grpc::CallbackServerContext* context, const v1::GetTrialRequest* request,
     v1::GetTrialResponse* response) {
+  const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::string> token = TrialToken(*context);
   absl::Status status = token.status();
@@ -45,7 +55,7 @@ grpc::ServerUnaryReactor* TrialServiceImpl::GetTrial(
       status = trial.status();
     }
   }
-  FinishCall(reactor, "GetTrial", status);
+  Finish(reactor, "GetTrial", status, start);
   return reactor;
 }
 
@@ -53,21 +63,22 @@ grpc::ServerUnaryReactor* TrialServiceImpl::ReportMeasurement(
     grpc::CallbackServerContext* context,
     const v1::ReportMeasurementRequest* request,
     v1::ReportMeasurementResponse* response) {
+  const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::string> token = TrialToken(*context);
   absl::Status status = token.status();
   if (status.ok()) status = CheckReportMeasurement(*request);
   if (!status.ok()) {
-    FinishCall(reactor, "ReportMeasurement", status);
+    Finish(reactor, "ReportMeasurement", status, start);
     return reactor;
   }
   // `response` and `reactor` live until the call finishes, which is here.
   manager_->ReportMeasurements(
       request->trial_id(), *token,
       {request->measurements().begin(), request->measurements().end()},
-      [reactor, response](absl::StatusOr<bool> should_stop) {
+      [this, reactor, response, start](absl::StatusOr<bool> should_stop) {
         if (should_stop.ok()) response->set_should_stop(*should_stop);
-        FinishCall(reactor, "ReportMeasurement", should_stop.status());
+        Finish(reactor, "ReportMeasurement", should_stop.status(), start);
       });
   return reactor;
 }
@@ -75,18 +86,19 @@ grpc::ServerUnaryReactor* TrialServiceImpl::ReportMeasurement(
 grpc::ServerUnaryReactor* TrialServiceImpl::FinishTrial(
     grpc::CallbackServerContext* context, const v1::FinishTrialRequest* request,
     v1::FinishTrialResponse* /*response*/) {
+  const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::string> token = TrialToken(*context);
   absl::Status status = token.status();
   if (status.ok()) status = CheckFinishTrial(*request);
   if (!status.ok()) {
-    FinishCall(reactor, "FinishTrial", status);
+    Finish(reactor, "FinishTrial", status, start);
     return reactor;
   }
   manager_->FinishTrial(request->trial_id(), *token,
                         MetricsMap(request->metrics()),
-                        [reactor](absl::Status status) {
-                          FinishCall(reactor, "FinishTrial", status);
+                        [this, reactor, start](absl::Status status) {
+                          Finish(reactor, "FinishTrial", status, start);
                         });
   return reactor;
 }

@@ -13,6 +13,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
 #include "controller/study_manager.h"
 #include "vernier/v1/service.grpc.pb.h"
 
@@ -22,8 +28,13 @@ namespace vernier::server {
 // (PERMISSION_DENIED "missing trial token" otherwise); the manager checks it.
 class TrialServiceImpl final : public v1::TrialService::CallbackService {
  public:
-  // `manager` must outlive the service.
-  explicit TrialServiceImpl(controller::StudyManager* manager);
+  // Told of each finished call; see GrpcServerOptions::on_report_rpc.
+  using CallObserver = std::function<void(
+      absl::string_view method, absl::StatusCode code, absl::Duration latency)>;
+
+  // `manager` must outlive the service. `on_call` may be empty.
+  explicit TrialServiceImpl(controller::StudyManager* manager,
+                            CallObserver on_call = nullptr);
   TrialServiceImpl(const TrialServiceImpl&) = delete;
   TrialServiceImpl& operator=(const TrialServiceImpl&) = delete;
 
@@ -40,7 +51,12 @@ class TrialServiceImpl final : public v1::TrialService::CallbackService {
       v1::FinishTrialResponse* response) override;
 
  private:
+  // FinishCall, then tells on_call_ how the call went since `start`.
+  void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+              const absl::Status& status, absl::Time start) const;
+
   controller::StudyManager* const manager_;
+  const CallObserver on_call_;
 };
 
 }  // namespace vernier::server

@@ -107,8 +107,10 @@ absl::Status SqliteErrorToStatus(const SQLite::Exception& error,
   }
 }
 
-GroupedWriter::GroupedWriter(std::unique_ptr<SQLite::Database> db)
+GroupedWriter::GroupedWriter(std::unique_ptr<SQLite::Database> db,
+                             CommitObserver on_commit)
     : db_(std::move(db)),
+      on_commit_(std::move(on_commit)),
       completion_thread_([this] {
         pthread_setname_np(pthread_self(), "store-acks");
         RunCompletions();
@@ -265,8 +267,13 @@ void GroupedWriter::RunBatch(const Batch& batch) {
   }
   if (began) {
     try {
+      const auto commit_start = std::chrono::steady_clock::now();
       db.exec("COMMIT");
       ++delta.commits;
+      if (on_commit_) {
+        on_commit_(static_cast<size_t>(delta.writes),
+                   std::chrono::steady_clock::now() - commit_start);
+      }
     } catch (const SQLite::Exception& e) {
       const absl::Status commit = SqliteErrorToStatus(e, "commit failed");
       spdlog::error("storage: {}", commit.ToString());

@@ -19,6 +19,7 @@
 #ifndef VERNIER_STORAGE_GROUPED_WRITER_H_
 #define VERNIER_STORAGE_GROUPED_WRITER_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -67,9 +68,16 @@ class GroupedWriter final {
     int64_t pending = 0;  // writes submitted and not yet taken by the writer
   };
 
+  // Told of each committed transaction: how many writes it ran, and how long
+  // its COMMIT took (the sync to disk). Runs on the writer thread; must be
+  // quick.
+  using CommitObserver =
+      std::function<void(size_t writes, std::chrono::nanoseconds commit)>;
+
   // Takes the connection and starts the writer thread. The connection should
   // already be configured (journal mode, synchronous, foreign keys).
-  explicit GroupedWriter(std::unique_ptr<SQLite::Database> db);
+  explicit GroupedWriter(std::unique_ptr<SQLite::Database> db,
+                         CommitObserver on_commit = nullptr);
 
   // Runs every write already submitted and every completion (their
   // submitters get their statuses as usual), then stops both threads. No
@@ -115,6 +123,7 @@ class GroupedWriter final {
   void RunCompletions();
 
   std::unique_ptr<SQLite::Database> db_;  // writer thread only
+  const CommitObserver on_commit_;
   // Writer thread only; declared after db_ so they are finalized first.
   std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
 

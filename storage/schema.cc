@@ -23,6 +23,9 @@ const std::vector<std::string>& SchemaMigrations() {
   // Studies and trials are kept as serialized v1 protos (`proto`), plus the
   // columns that queries filter or sort by. A trial's measurements live only
   // in `measurements`, one row per (step, metric); a NULL value is NaN.
+  // trials.params is the JSON object of the trial's parameters (name to
+  // number or string), for filtering and sorting with json_extract; a row
+  // from before version 2 gets it when a SqliteStore opens the file.
   static const std::vector<std::string>* const kSteps =
       new std::vector<std::string>{
           // 1: the first schema.
@@ -51,6 +54,12 @@ CREATE TABLE measurements (
   time_us INTEGER,
   PRIMARY KEY (trial_id, step, metric)
 ) WITHOUT ROWID;
+)sql",
+          // 2: parameters as JSON for the dashboard's filters and sorting,
+          // and the objective sort of a study's trials.
+          R"sql(
+ALTER TABLE trials ADD COLUMN params TEXT;
+CREATE INDEX trials_by_study_objective ON trials (study_id, objective);
 )sql",
       };
   return *kSteps;

@@ -15,7 +15,9 @@
 #include "SQLiteCpp/Statement.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/message.h"
+#include "nlohmann/json.hpp"
 #include "storage/schema.h"
 
 namespace vernier::storage {
@@ -157,6 +159,53 @@ std::optional<double> Objective(const v1::Trial& trial) {
   return trial.objective();
 }
 
+// trials.params: the parameters as a JSON object, numbers and strings as
+// such (a non-finite number becomes null).
+std::string ParamsJson(const v1::Trial& trial) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : trial.parameters()) {
+    if (value.has_string_value()) {
+      params[name] = value.string_value();
+    } else if (value.has_number_value() && std::isfinite(value.number_value())) {
+      params[name] = value.number_value();
+    } else if (value.has_bool_value()) {
+      params[name] = value.bool_value();
+    } else {
+      params[name] = nullptr;
+    }
+  }
+  return params.dump();
+}
+
+// The json_extract path of a parameter (names are quoted, so any is safe).
+std::string ParamPath(absl::string_view name) {
+  return absl::StrCat("$.", nlohmann::json(std::string(name)).dump());
+}
+
+// Fills trials.params of rows stored before schema version 2.
+void BackfillParams(SQLite::Database& db) {
+  // Read first, then write: a table is not changed under its own scan.
+  std::vector<std::pair<int64_t, std::string>> filled;
+  SQLite::Statement rows(db, "SELECT id, proto FROM trials WHERE params IS NULL");
+  while (rows.executeStep()) {
+    v1::Trial trial;
+    const SQLite::Column proto = rows.getColumn(1);
+    if (!trial.ParseFromArray(proto.getBlob(), proto.getBytes())) continue;
+    filled.emplace_back(rows.getColumn(0).getInt64(), ParamsJson(trial));
+  }
+  rows.reset();
+  if (filled.empty()) return;
+  SQLite::Statement update(db, "UPDATE trials SET params = ? WHERE id = ?");
+  db.exec("BEGIN IMMEDIATE");
+  for (const auto& [id, params] : filled) {
+    update.bind(1, params);
+    update.bind(2, id);
+    update.exec();
+    update.reset();
+  }
+  db.exec("COMMIT");
+}
+
 absl::Status InsertTrial(SQLite::Database& db, v1::Trial& trial) {
   if (!StudyExists(db, trial.study_id())) {
     return absl::InvalidArgumentError(
@@ -175,13 +224,15 @@ absl::Status InsertTrial(SQLite::Database& db, v1::Trial& trial) {
   trial.set_id(NextId(db, "trials"));
   SQLite::Statement insert(db,
                            "INSERT INTO trials (id, study_id, number, state, "
-                           "objective, proto) VALUES (?, ?, ?, ?, ?, ?)");
+                           "objective, proto, params) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, trial.id());
   insert.bind(2, trial.study_id());
   insert.bind(3, trial.number());
   insert.bind(4, static_cast<int32_t>(trial.state()));
   BindReal(insert, 5, Objective(trial));
   BindBlob(insert, 6, Serialize(trial));
+  insert.bind(7, ParamsJson(trial));
   insert.exec();
   return absl::OkStatus();
 }
@@ -189,14 +240,15 @@ absl::Status InsertTrial(SQLite::Database& db, v1::Trial& trial) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
-    const std::string& path) {
-  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    const std::string& path, SqliteStoreOptions options) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+      SqliteStore::Open(path, std::move(options));
   if (!store.ok()) return store.status();
   return std::unique_ptr<Store>(std::move(*store));
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
-    const std::string& path) {
+    const std::string& path, SqliteStoreOptions options) {
   const std::string name = absl::StrCat("database '", path, "'");
   std::unique_ptr<SQLite::Database> db;
   try {
@@ -224,8 +276,16 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       !migrated.ok()) {
     return migrated;
   }
+  try {
+    BackfillParams(*db);
+  } catch (const SQLite::Exception& e) {
+    return SqliteErrorToStatus(
+        e, absl::StrCat("cannot fill the parameter column of ", name));
+  }
   return std::unique_ptr<SqliteStore>(
-      new SqliteStore(path, std::make_unique<GroupedWriter>(std::move(db)),
+      new SqliteStore(path,
+                      std::make_unique<GroupedWriter>(
+                          std::move(db), std::move(options.on_commit)),
                       std::make_unique<ReaderPool>(path)));
 }
 
@@ -376,13 +436,14 @@ absl::Status SqliteStore::UpdateTrial(const v1::Trial& trial) {
     SQLite::Statement update(
         db,
         "UPDATE trials SET study_id = ?, number = ?, "
-        "state = ?, objective = ?, proto = ? WHERE id = ?");
+        "state = ?, objective = ?, proto = ?, params = ? WHERE id = ?");
     update.bind(1, stored.study_id());
     update.bind(2, stored.number());
     update.bind(3, static_cast<int32_t>(stored.state()));
     BindReal(update, 4, Objective(stored));
     BindBlob(update, 5, Serialize(stored));
-    update.bind(6, stored.id());
+    update.bind(6, ParamsJson(stored));
+    update.bind(7, stored.id());
     update.exec();
     return absl::OkStatus();
   });
@@ -426,6 +487,166 @@ absl::StatusOr<std::vector<v1::Trial>> SqliteStore::ListTrials(
           trials.push_back(*std::move(trial));
         }
         return trials;
+      });
+}
+
+namespace {
+
+// The WHERE clause of a TrialQuery (after "WHERE") and a binder of its
+// values, starting at index 1.
+struct TrialFilter {
+  std::string sql;
+  std::function<int(SQLite::Statement&)> bind;  // returns the next index
+};
+
+TrialFilter MakeTrialFilter(const TrialQuery& query) {
+  std::vector<std::string> terms = {"study_id = ?"};
+  if (!query.states.empty()) {
+    std::vector<std::string> marks(query.states.size(), "?");
+    terms.push_back(absl::StrCat("state IN (", absl::StrJoin(marks, ", "), ")"));
+  }
+  for (size_t i = 0; i < query.parameter_ranges.size(); ++i) {
+    // A string (categorical) value compares above every number in SQLite,
+    // so it is never <= max; a missing one is NULL: neither matches.
+    terms.push_back("json_extract(params, ?) BETWEEN ? AND ?");
+  }
+  return TrialFilter{
+      .sql = absl::StrJoin(terms, " AND "),
+      .bind = [&query](SQLite::Statement& statement) {
+        int index = 1;
+        statement.bind(index++, query.study_id);
+        for (v1::Trial::State state : query.states) {
+          statement.bind(index++, static_cast<int32_t>(state));
+        }
+        for (const TrialQuery::ParameterRange& range : query.parameter_ranges) {
+          statement.bind(index++, ParamPath(range.name));
+          statement.bind(index++, range.min);
+          statement.bind(index++, range.max);
+        }
+        return index;
+      }};
+}
+
+std::string TrialOrderSql(const TrialQuery& query) {
+  const char* direction = query.descending ? "DESC" : "ASC";
+  switch (query.order) {
+    case TrialQuery::Order::kNumber:
+      return absl::StrCat("number ", direction);
+    case TrialQuery::Order::kObjective:
+      return absl::StrCat("objective IS NULL, objective ", direction,
+                          ", number");
+    case TrialQuery::Order::kState:
+      return absl::StrCat("state ", direction, ", number");
+    case TrialQuery::Order::kParameter:
+      // The path is bound as the last parameter (twice).
+      return absl::StrCat("json_extract(params, ?) IS NULL, ",
+                          "json_extract(params, ?) ", direction, ", number");
+  }
+  return "number";
+}
+
+}  // namespace
+
+absl::StatusOr<TrialPage> SqliteStore::QueryTrials(const TrialQuery& query) {
+  if (query.offset < 0) {
+    return absl::InvalidArgumentError("offset: must not be negative");
+  }
+  if (query.limit < 1) {
+    return absl::InvalidArgumentError("limit: must be at least 1");
+  }
+  if (query.order == TrialQuery::Order::kParameter &&
+      query.order_parameter.empty()) {
+    return absl::InvalidArgumentError(
+        "order_parameter: needed to sort by a parameter");
+  }
+  return Read<TrialPage>(
+      *readers_, absl::StrCat("querying the trials of study ", query.study_id),
+      [&query](SQLite::Database& db) -> absl::StatusOr<TrialPage> {
+        if (!StudyExists(db, query.study_id)) {
+          return absl::NotFoundError(
+              absl::StrCat("no study has id ", query.study_id));
+        }
+        const TrialFilter filter = MakeTrialFilter(query);
+        TrialPage page;
+        SQLite::Statement count(
+            db, absl::StrCat("SELECT COUNT(*) FROM trials WHERE ", filter.sql));
+        filter.bind(count);
+        count.executeStep();
+        page.total = count.getColumn(0).getInt64();
+
+        SQLite::Statement rows(
+            db, absl::StrCat("SELECT id, proto FROM trials WHERE ", filter.sql,
+                             " ORDER BY ", TrialOrderSql(query),
+                             " LIMIT ? OFFSET ?"));
+        int index = filter.bind(rows);
+        if (query.order == TrialQuery::Order::kParameter) {
+          const std::string path = ParamPath(query.order_parameter);
+          rows.bind(index++, path);
+          rows.bind(index++, path);
+        }
+        rows.bind(index++, query.limit);
+        rows.bind(index++, query.offset);
+        while (rows.executeStep()) {
+          absl::StatusOr<v1::Trial> trial = Parse<v1::Trial>(
+              rows.getColumn(1),
+              absl::StrCat("trial ", rows.getColumn(0).getInt64()));
+          if (!trial.ok()) return trial.status();
+          page.trials.push_back(*std::move(trial));
+        }
+        return page;
+      });
+}
+
+absl::StatusOr<std::vector<TrialStateCount>> SqliteStore::CountTrials() {
+  using Counts = std::vector<TrialStateCount>;
+  return Read<Counts>(
+      *readers_, "counting trials",
+      [](SQLite::Database& db) -> absl::StatusOr<Counts> {
+        // Answered from the trials_by_study_state index alone.
+        SQLite::Statement query(db,
+                                "SELECT study_id, state, COUNT(*) FROM trials "
+                                "GROUP BY study_id, state");
+        Counts counts;
+        while (query.executeStep()) {
+          counts.push_back(TrialStateCount{
+              .study_id = query.getColumn(0).getInt64(),
+              .state = static_cast<v1::Trial::State>(query.getColumn(1).getInt()),
+              .count = query.getColumn(2).getInt64()});
+        }
+        return counts;
+      });
+}
+
+absl::StatusOr<std::vector<MetricPoint>> SqliteStore::ListMetricValues(
+    const std::vector<int64_t>& trial_ids, absl::string_view metric) {
+  using Points = std::vector<MetricPoint>;
+  if (trial_ids.size() > kMaxMetricTrials) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial_ids: at most ", kMaxMetricTrials, " at once, not ",
+                     trial_ids.size()));
+  }
+  if (trial_ids.empty()) return Points{};
+  const std::string name(metric);
+  return Read<Points>(
+      *readers_, absl::StrCat("listing the values of metric '", name, "'"),
+      [&trial_ids, &name](SQLite::Database& db) -> absl::StatusOr<Points> {
+        std::vector<std::string> marks(trial_ids.size(), "?");
+        // Each id is a range of the primary key (trial_id, step, metric).
+        SQLite::Statement query(
+            db, absl::StrCat("SELECT trial_id, step, value FROM measurements "
+                             "WHERE trial_id IN (",
+                             absl::StrJoin(marks, ", "),
+                             ") AND metric = ? ORDER BY trial_id, step"));
+        int index = 1;
+        for (int64_t id : trial_ids) query.bind(index++, id);
+        query.bind(index, name);
+        Points points;
+        while (query.executeStep()) {
+          points.push_back(MetricPoint{.trial_id = query.getColumn(0).getInt64(),
+                                       .step = query.getColumn(1).getInt64(),
+                                       .value = ReadReal(query.getColumn(2))});
+        }
+        return points;
       });
 }
 

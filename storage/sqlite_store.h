@@ -25,8 +25,14 @@ namespace vernier::storage {
 // Read-only connections to one file; defined in sqlite_store.cc.
 class ReaderPool;
 
+struct SqliteStoreOptions {
+  // Told of each committed write transaction (see GroupedWriter).
+  GroupedWriter::CommitObserver on_commit;
+};
+
 // Opens the database at `path` as a Store; see SqliteStore::Open.
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const std::string& path, SqliteStoreOptions options = {});
 
 // Thread ownership: every method is thread-safe. The writer's connection
 // belongs to the GroupedWriter's thread; each read borrows a connection of
@@ -38,7 +44,7 @@ class SqliteStore final : public Store {
   // cannot be opened or created; FAILED_PRECONDITION when it is not a SQLite
   // database or was written by a newer Vernier. Every message names `path`.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
-      const std::string& path);
+      const std::string& path, SqliteStoreOptions options = {});
 
   // Waits for the writes already submitted, then closes the file.
   ~SqliteStore() override;
@@ -53,11 +59,15 @@ class SqliteStore final : public Store {
   absl::Status UpdateTrial(const v1::Trial& trial) override;
   absl::StatusOr<v1::Trial> GetTrial(int64_t trial_id) override;
   absl::StatusOr<std::vector<v1::Trial>> ListTrials(int64_t study_id) override;
+  absl::StatusOr<TrialPage> QueryTrials(const TrialQuery& query) override;
+  absl::StatusOr<std::vector<TrialStateCount>> CountTrials() override;
   void AddMeasurementsAsync(int64_t trial_id,
                             std::vector<v1::Measurement> measurements,
                             std::function<void(absl::Status)> done) override;
   absl::StatusOr<std::vector<v1::Measurement>> ListMeasurements(
       int64_t trial_id) override;
+  absl::StatusOr<std::vector<MetricPoint>> ListMetricValues(
+      const std::vector<int64_t>& trial_ids, absl::string_view metric) override;
 
   // How many writes ran in how many transactions so far.
   GroupedWriter::Stats writer_stats() const { return writer_->stats(); }

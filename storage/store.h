@@ -26,6 +26,53 @@
 
 namespace vernier::storage {
 
+// Which trials of a study QueryTrials returns, and in what order.
+struct TrialQuery {
+  enum class Order {
+    kNumber,     // creation order
+    kObjective,  // trials without an objective come last either way
+    kState,      // by the numeric value of Trial.State
+    kParameter,  // by order_parameter's value; trials without one come last
+  };
+  struct ParameterRange {
+    std::string name;
+    double min = 0;  // inclusive
+    double max = 0;  // inclusive
+  };
+
+  int64_t study_id = 0;
+  // Only trials in one of these states; empty for every state.
+  std::vector<v1::Trial::State> states;
+  // Only trials whose numeric value of each named parameter lies in its range
+  // (a trial without a numeric value of it is left out).
+  std::vector<ParameterRange> parameter_ranges;
+  Order order = Order::kNumber;
+  std::string order_parameter;  // for Order::kParameter
+  bool descending = false;      // ties are broken by number, ascending
+  // The page: skip `offset` matching trials, return at most `limit`.
+  int64_t offset = 0;
+  int limit = 100;
+};
+
+struct TrialPage {
+  std::vector<v1::Trial> trials;  // without their measurements
+  int64_t total = 0;              // how many trials match, over every page
+};
+
+// How many trials of one study are in one state.
+struct TrialStateCount {
+  int64_t study_id = 0;
+  v1::Trial::State state = v1::Trial::STATE_UNSPECIFIED;
+  int64_t count = 0;
+};
+
+// One intermediate value of one metric.
+struct MetricPoint {
+  int64_t trial_id = 0;
+  int64_t step = 0;
+  double value = 0;  // NaN when stored as such
+};
+
 class Store {
  public:
   Store() = default;
@@ -63,6 +110,16 @@ class Store {
   virtual absl::StatusOr<std::vector<v1::Trial>> ListTrials(
       int64_t study_id) = 0;
 
+  // One page of a study's trials, filtered and sorted as `query` says; a
+  // fixed number of queries whatever the page size. NOT_FOUND for an unknown
+  // study; INVALID_ARGUMENT for a negative offset, a limit below 1, or
+  // Order::kParameter without order_parameter.
+  virtual absl::StatusOr<TrialPage> QueryTrials(const TrialQuery& query) = 0;
+
+  // The trial counts of every study by state, in one query; a (study, state)
+  // pair without trials has no entry.
+  virtual absl::StatusOr<std::vector<TrialStateCount>> CountTrials() = 0;
+
   // Stores intermediate measurements of a trial. Idempotent per (trial, step,
   // metric): a repeat of a stored triple overwrites it with the same meaning,
   // so a client may retry a report. `done` gets the outcome once it is
@@ -79,6 +136,13 @@ class Store {
   // The trial's measurements by step, each step's metrics in one Measurement.
   virtual absl::StatusOr<std::vector<v1::Measurement>> ListMeasurements(
       int64_t trial_id) = 0;
+
+  // The intermediate values of `metric` of the given trials, in one query,
+  // ordered by trial id then step. Unknown trial ids contribute nothing.
+  // INVALID_ARGUMENT for more than kMaxMetricTrials ids.
+  static constexpr size_t kMaxMetricTrials = 1000;
+  virtual absl::StatusOr<std::vector<MetricPoint>> ListMetricValues(
+      const std::vector<int64_t>& trial_ids, absl::string_view metric) = 0;
 };
 
 }  // namespace vernier::storage

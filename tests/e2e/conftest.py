@@ -2,6 +2,7 @@
 a temporary folder and read the results straight from its SQLite database."""
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -185,8 +186,11 @@ class Server:
             base = os.path.join(self.workspace.path, f"serve-{port}")
             self.out_path, self.err_path = base + ".out", base + ".err"
             with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+                # The dashboard on a free port too, unless a test picks one.
+                http = [] if "--http" in self.args else ["--http", "127.0.0.1:0"]
                 self.process = subprocess.Popen(
-                    [VERNIER, "serve", "--db", self.db, "--grpc", self.address, *self.args],
+                    [VERNIER, "serve", "--db", self.db, "--grpc", self.address, *http,
+                     *self.args],
                     cwd=self.workspace.path, stdout=out, stderr=err, env=child_env(self.env))
             serving = wait_until(
                 lambda: "vernier serving gRPC on" in self.output()
@@ -202,6 +206,13 @@ class Server:
     def output(self):
         with open(self.out_path) as f:
             return f.read()
+
+    @property
+    def http_url(self):
+        """The dashboard's address as the server printed it: http://HOST:PORT/"""
+        match = re.search(r"dashboard on (http://\S+/)", self.output())
+        assert match, f"no dashboard address in:\n{self.output()}"
+        return match.group(1)
 
     def errors(self):
         with open(self.err_path) as f:

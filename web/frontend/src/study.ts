@@ -1,0 +1,149 @@
+// The study page: spec, live progress, plots and the trial table.
+import { budgetOf, get, MetricCurves, num, StudyOverview, subscribe, TrialColumns } from './api';
+import { actionButton } from './actions';
+import { draw } from './charts';
+import { append, clear, errorBox, formatNumber, formatTime, h, labelChips, stateBadge } from './dom';
+import {
+  curvesOption, historyOption, importanceOption, kParallelMax, kTimelineMax, parallelOption, sliceOption,
+  timelineOption,
+} from './plots';
+import { queryParams, TrialTable } from './trial_table';
+
+function stat(label: string, value: string | Node, test?: string): HTMLElement {
+  return h('div', { class: 'stat' }, h('b', { 'data-test': test }, value), label);
+}
+
+function plotBox(title: string, test: string): { box: HTMLElement; chart: HTMLElement } {
+  const chart = h('div', { class: 'chart', 'data-test': test });
+  return { box: h('div', { class: 'plot' }, h('h3', {}, title), chart), chart };
+}
+
+function specView(overview: StudyOverview): HTMLElement {
+  const spec = overview.study.spec;
+  const parameters = h('tbody');
+  for (const p of spec.parameters) {
+    const range = p.type === 'CATEGORICAL' ? p.categories.join(', ')
+      : p.type === 'DISCRETE' ? p.values.map((v) => formatNumber(v)).join(', ')
+        : `[${formatNumber(p.min)}, ${formatNumber(p.max)}]${p.scale === 'LOG' ? ' log' : ''}`;
+    parameters.appendChild(h('tr', {}, h('td', {}, p.name), h('td', {}, p.type), h('td', {}, range)));
+  }
+  const objective = spec.objective;
+  return h('div', { class: 'row' },
+    h('div', { class: 'card' }, h('dl', { class: 'kv' },
+      h('dt', {}, 'objective'), h('dd', {}, `${objective.goal.toLowerCase()} ${objective.metric}`
+        + (objective.target !== undefined ? ` (target ${formatNumber(objective.target)})` : '')),
+      h('dt', {}, 'algorithm'), h('dd', {}, spec.algorithm.name),
+      h('dt', {}, 'seed'), h('dd', {}, String(overview.study.spec.algorithm.seed ?? '')),
+      h('dt', {}, 'trials'), h('dd', {}, `${spec.trials.max} max, ${spec.trials.parallel || 1} at once`),
+      h('dt', {}, 'command'), h('dd', {}, (spec.worker.command ?? []).join(' ')),
+      h('dt', {}, 'created'), h('dd', {}, formatTime(overview.study.createTime)))),
+    h('table', { class: 'grid' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'parameter'), h('th', {}, 'type'), h('th', {}, 'range'))), parameters),
+    h('details', {}, h('summary', {}, 'YAML'), h('pre', { 'data-test': 'yaml' }, overview.study.yaml || '(created from a spec)')));
+}
+
+export function renderStudy(root: HTMLElement, name: string): () => void {
+  const path = `studies/${encodeURIComponent(name)}`;
+  const header = h('div');
+  const stats = h('div', { class: 'stats' });
+  const history = plotBox('Optimisation history', 'plot-history');
+  const importance = plotBox('Parameter importance (η², see docs)', 'plot-importance');
+  const parallel = plotBox(`Parallel coordinates (best ${kParallelMax.toLocaleString()})`, 'plot-parallel');
+  const curves = plotBox('Intermediate values (trials of the table page)', 'plot-curves');
+  const timeline = plotBox(`Timeline by worker slot (last ${kTimelineMax.toLocaleString()})`, 'plot-timeline');
+  // Cost over time against the budget joins this grid when studies have a
+  // budget (the cost issue); trials have no cost to plot yet.
+  const slices = h('div', { class: 'slices' });
+  const spec = h('div');
+  const tableRoot = h('div');
+  clear(root);
+  root.append(header, stats,
+    h('h2', {}, 'Plots'),
+    h('div', { class: 'plots' }, history.box, importance.box, parallel.box, curves.box, timeline.box),
+    h('h2', {}, 'Slices'), slices,
+    h('h2', {}, 'Trials'), tableRoot,
+    h('h2', {}, 'Spec'), spec);
+
+  let table: TrialTable | undefined;
+  let sliceCharts: HTMLElement[] = [];
+
+  async function loadCurves(): Promise<void> {
+    if (!table) return;
+    const data = await get<MetricCurves>(`${path}/curves`, queryParams(table.query, true));
+    draw(curves.chart, `${name}-curves`, curvesOption(data));
+  }
+
+  async function loadTable(): Promise<void> {
+    await Promise.all([table?.load(), loadCurves()]);
+  }
+
+  async function loadOverview(): Promise<StudyOverview> {
+    const overview = await get<StudyOverview>(path);
+    const study = overview.study;
+    const counts = overview.counts;
+    clear(header);
+    append(header,
+      h('div', { class: 'row' },
+        h('h1', { 'data-test': 'study-name' }, study.name), stateBadge(study.state),
+        study.state === 'ACTIVE'
+          ? actionButton('Stop study', `Stop study ${study.name}? Running trials are stopped.`,
+            `${path}:stop`, () => void refresh())
+          : null),
+      h('p', { class: 'muted' }, study.spec.description, ' ', labelChips(study.spec.labels)),
+      study.stateMessage ? h('p', { 'data-test': 'state-message' }, study.stateMessage) : null);
+    clear(stats);
+    const done = num(counts.succeeded) + num(counts.failed) + num(counts.stopped) + num(counts.infeasible);
+    const best = overview.bestTrial;
+    stats.append(
+      stat('finished / max', `${done} / ${study.spec.trials.max}`, 'progress'),
+      stat('running', String(num(counts.running)), 'running'),
+      stat('succeeded', String(num(counts.succeeded)), 'succeeded'),
+      stat('failed', String(num(counts.failed)), 'failed'),
+      stat('stopped', String(num(counts.stopped))),
+      stat(`best ${study.spec.objective.metric}`,
+        best ? h('a', { href: `#/trials/${encodeURIComponent(best.id)}` }, formatNumber(best.objective)) : '—', 'best'));
+    const budget = budgetOf(study.spec);
+    if (budget) stats.append(stat('budget', `${formatNumber(budget.maxCost)} ${budget.currency}`, 'budget'));
+    return overview;
+  }
+
+  async function loadPlots(overview: StudyOverview): Promise<void> {
+    const columns = await get<TrialColumns>(`${path}/columns`);
+    const study = overview.study;
+    draw(history.chart, `${name}-history`, historyOption(study, columns));
+    draw(importance.chart, `${name}-importance`, importanceOption(study, columns));
+    draw(parallel.chart, `${name}-parallel`, parallelOption(study, columns));
+    draw(timeline.chart, `${name}-timeline`, timelineOption(columns));
+    if (sliceCharts.length !== columns.parameters.length) {
+      clear(slices);
+      sliceCharts = columns.parameters.map((p) => {
+        const chart = h('div', { class: 'chart', 'data-test': 'plot-slice' });
+        slices.append(h('div', { class: 'plot' }, chart));
+        void p;
+        return chart;
+      });
+    }
+    columns.parameters.forEach((p, k) => draw(sliceCharts[k], `${name}-slice-${p.name}`, sliceOption(study, columns, k)));
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      const overview = await loadOverview();
+      if (!table) {
+        table = new TrialTable(overview.study, tableRoot, () => void loadTable());
+        spec.append(specView(overview));
+      }
+      await Promise.all([loadPlots(overview), loadTable()]);
+      // Charts draw on the next animation frame: mark the page rendered once
+      // that frame has been painted (tests and bench/dashboard wait for it).
+      await new Promise((painted) => requestAnimationFrame(() => requestAnimationFrame(painted)));
+      root.setAttribute('data-rendered', 'true');
+    } catch (error) {
+      clear(header);
+      header.append(errorBox(error));
+    }
+  }
+
+  void refresh();
+  return subscribe(name, () => void refresh(), 500);
+}

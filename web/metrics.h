@@ -1,0 +1,86 @@
+// Metrics: every Prometheus family Vernier exports, declared in this one
+// place and served at /metrics of the HTTP server (prometheus-cpp's Registry
+// and TextSerializer; no second port).
+//
+// Gauges of what the database holds (studies and trials by state, running
+// trials) are refreshed from the store at each scrape, with two queries
+// whatever the number of trials. Counters and histograms are fed by hooks
+// that the other modules expose as plain callbacks (so that only this file
+// knows prometheus-cpp):
+//   vernier_trials_started_total, vernier_trials_finished_total{state}
+//       LiveUpdates' trial transitions (web/live_updates.h)
+//   vernier_report_rpcs_total{rpc,code}, vernier_report_rpc_seconds{rpc}
+//       GrpcServerOptions::on_report_rpc (server/grpc_server.h)
+//   vernier_suggestion_seconds
+//       StudyManagerOptions::on_suggestion (controller/study_manager.h)
+//   vernier_storage_write_batch_size, vernier_storage_commit_seconds
+//       SqliteStoreOptions::on_commit (storage/sqlite_store.h)
+// Cost, GPU and Kubernetes families arrive with those features.
+//
+// Thread-safe: prometheus-cpp metrics are; Serialize serialises scrapes.
+#ifndef VERNIER_WEB_METRICS_H_
+#define VERNIER_WEB_METRICS_H_
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/store.h"
+#include "vernier/v1/study.pb.h"
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace vernier::web {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  void TrialStarted();
+  void TrialFinished(v1::Trial::State state);
+  // One TrialService call: its method name, outcome and duration.
+  void ReportRpc(absl::string_view rpc, absl::StatusCode code,
+                 absl::Duration latency);
+  // One Algorithm::Suggest call of a study.
+  void Suggestion(absl::Duration latency);
+  // One storage transaction: how many writes it grouped, how long COMMIT
+  // took.
+  void StorageCommit(size_t batch_size, absl::Duration commit);
+
+  // Refreshes the gauges from `store`, then returns every family in the
+  // Prometheus text format (version 0.0.4).
+  absl::StatusOr<std::string> Serialize(storage::Store& store);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>* studies_;
+  prometheus::Family<prometheus::Gauge>* trials_;
+  prometheus::Gauge* running_trials_;
+  prometheus::Counter* trials_started_;
+  prometheus::Family<prometheus::Counter>* trials_finished_;
+  prometheus::Family<prometheus::Counter>* report_rpcs_;
+  prometheus::Family<prometheus::Histogram>* report_rpc_seconds_;
+  prometheus::Histogram* suggestion_seconds_;
+  prometheus::Histogram* write_batch_size_;
+  prometheus::Histogram* commit_seconds_;
+  std::mutex scrape_mu_;  // one scrape rebuilds the gauges at a time
+};
+
+}  // namespace vernier::web
+
+#endif  // VERNIER_WEB_METRICS_H_
