@@ -18,6 +18,9 @@ packages=(
 
 missing=()
 for package in "${packages[@]}"; do
+  # A Node.js from elsewhere (NodeSource's nodejs package) brings its own npm,
+  # which Debian's npm package would conflict with.
+  if [ "$package" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$package")
 done
