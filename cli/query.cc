@@ -1,6 +1,5 @@
 // The client subcommands: ls, show, trials, best, cost (on a database file
 // or a server) and submit, stop (on a server).
-#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -10,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -293,9 +293,8 @@ int ShowCost(const CostArgs& args) {
                     absl::StrCat(group.trials),
                     absl::StrFormat("%.2f %s", group.cost, key.second)});
   }
-  std::string label = args.by;
-  for (char& c : label) c = static_cast<char>(std::toupper(c));
-  std::cout << RenderTable({label, "STUDIES", "TRIALS", "COST"}, rows);
+  std::cout << RenderTable(
+      {absl::AsciiStrToUpper(args.by), "STUDIES", "TRIALS", "COST"}, rows);
   return kExitOk;
 }
 

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "controller/spec_test_util.h"
 #include "controller/study_yaml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,10 +13,9 @@ namespace vernier::controller {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr absl::string_view kBaseDir = "/home/ada/studies";
+constexpr absl::string_view kBaseDir = kTestBaseDir;
 
 constexpr absl::string_view kCostStudy = R"yaml(name: priced
 labels: {team: fraud, owner: ana, example.com/tier: gold}
@@ -36,23 +35,6 @@ budget:
   currency: EUR
   on_exhausted: drain
 )yaml";
-
-std::string Describe(const std::vector<SpecError>& errors) {
-  std::string text;
-  for (const SpecError& error : errors) {
-    absl::StrAppend(&text, "\n  ", error.ToString());
-  }
-  return text;
-}
-
-// The errors of kCostStudy with `from` replaced by `to`.
-std::vector<SpecError> ErrorsOf(const std::string& from, const std::string& to) {
-  std::string yaml(kCostStudy);
-  const size_t at = yaml.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  if (at != std::string::npos) yaml.replace(at, from.size(), to);
-  return LoadStudyYaml(yaml, kBaseDir).errors;
-}
 
 TEST(CostSpecTest, EveryFieldLoads) {
   const LoadedStudy loaded = LoadStudyYaml(kCostStudy, kBaseDir);
@@ -96,11 +78,8 @@ class MalformedCostTest : public ::testing::TestWithParam<CostCase> {};
 
 TEST_P(MalformedCostTest, NamesTheFieldAndItsLine) {
   const CostCase& c = GetParam();
-  const std::vector<SpecError> errors = ErrorsOf(c.from, c.to);
-  ASSERT_EQ(errors.size(), 1u) << Describe(errors);
-  EXPECT_EQ(errors[0].path, c.path) << errors[0].ToString();
-  EXPECT_EQ(errors[0].line, c.line) << errors[0].ToString();
-  EXPECT_THAT(errors[0].message, HasSubstr(c.message)) << errors[0].ToString();
+  ExpectTheOneError(kCostStudy, MalformedCase{c.label, c.from, c.to, c.path,
+                                              c.line, /*column=*/0, c.message});
 }
 
 INSTANTIATE_TEST_SUITE_P(

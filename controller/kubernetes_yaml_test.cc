@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "controller/spec_test_util.h"
 #include "controller/study_yaml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -17,13 +18,7 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
-constexpr absl::string_view kBaseDir = "/home/ada/studies";
-
-std::string Describe(const std::vector<SpecError>& errors) {
-  std::vector<std::string> lines;
-  for (const SpecError& error : errors) lines.push_back(error.ToString());
-  return absl::StrJoin(lines, "\n");
-}
+constexpr absl::string_view kBaseDir = kTestBaseDir;
 
 // Line 9 is `worker:`; line 12 is the kubernetes block's first key.
 constexpr absl::string_view kBase = R"yaml(name: k8s
@@ -96,19 +91,8 @@ worker:
       "7:3: worker.kubernetes: only a worker of kind kubernetes takes it");
 }
 
-struct K8sCase {
-  std::string label;
-  std::string from;  // replaced once in kBase
-  std::string to;
-  std::string path;
-  int line;
-  int column;
-  std::string message;  // a part of the message
-};
 
-void PrintTo(const K8sCase& c, std::ostream* os) { *os << c.label; }
-
-class MalformedKubernetesTest : public ::testing::TestWithParam<K8sCase> {};
+class MalformedKubernetesTest : public ::testing::TestWithParam<MalformedCase> {};
 
 TEST(MalformedKubernetesBaseTest, BaseIsValid) {
   const LoadedStudy loaded = LoadStudyYaml(kBase, kBaseDir);
@@ -116,79 +100,67 @@ TEST(MalformedKubernetesBaseTest, BaseIsValid) {
 }
 
 TEST_P(MalformedKubernetesTest, ReportsPathAndPosition) {
-  const K8sCase& c = GetParam();
-  std::string yaml(kBase);
-  const size_t at = yaml.find(c.from);
-  ASSERT_NE(at, std::string::npos) << c.from;
-  yaml.replace(at, c.from.size(), c.to);
-
-  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
-  ASSERT_EQ(loaded.errors.size(), 1u) << yaml << Describe(loaded.errors);
-  const SpecError& error = loaded.errors[0];
-  EXPECT_EQ(error.path, c.path) << error.ToString();
-  EXPECT_EQ(error.line, c.line) << error.ToString();
-  EXPECT_EQ(error.column, c.column) << error.ToString();
-  EXPECT_THAT(error.message, HasSubstr(c.message)) << error.ToString();
+  ExpectTheOneError(kBase, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, MalformedKubernetesTest,
     ::testing::Values(
-        K8sCase{"MissingNamespace", "    namespace: ml-tuning\n", "",
+        MalformedCase{"MissingNamespace", "    namespace: ml-tuning\n", "",
                 "worker.kubernetes.namespace", 11, 3, "required"},
-        K8sCase{"BadNamespace", "ml-tuning\n", "ML_Tuning\n",
+        MalformedCase{"BadNamespace", "ml-tuning\n", "ML_Tuning\n",
                 "worker.kubernetes.namespace", 12, 5,
                 "'ML_Tuning' is not a namespace name"},
-        K8sCase{"MissingImage", "    image: registry.example/train:1.4\n", "",
+        MalformedCase{"MissingImage", "    image: registry.example/train:1.4\n", "",
                 "worker.kubernetes.image", 11, 3, "required"},
-        K8sCase{"MisspelledKey", "    context:", "    contxt:",
+        MalformedCase{"MisspelledKey", "    context:", "    contxt:",
                 "worker.kubernetes.contxt", 13, 5, "context"},
-        K8sCase{"UnknownParamInCommand", "${params.lr}", "${params.rate}",
+        MalformedCase{"UnknownParamInCommand", "${params.lr}", "${params.rate}",
                 "worker.kubernetes.command[2]", 15, 37,
                 "${params.rate} names no parameter (parameters: lr, depth)"},
-        K8sCase{"BadQuantity", "memory: 16Gi", "memory: 16 GB",
+        MalformedCase{"BadQuantity", "memory: 16Gi", "memory: 16 GB",
                 "worker.kubernetes.resources.memory", 16, 27,
                 "'16 GB' is not a Kubernetes quantity"},
-        K8sCase{"BadResourceName", "nvidia.com/gpu", "nvidia.com/",
+        MalformedCase{"BadResourceName", "nvidia.com/gpu", "nvidia.com/",
                 "worker.kubernetes.resources.nvidia.com/", 16, 41,
                 "not a resource name"},
-        K8sCase{"ResourceIsAList", "cpu: \"4\"", "cpu: [4]",
+        MalformedCase{"ResourceIsAList", "cpu: \"4\"", "cpu: [4]",
                 "worker.kubernetes.resources.cpu", 16, 17,
                 "must be a quantity"},
-        K8sCase{"MissingEndpoint",
+        MalformedCase{"MissingEndpoint",
                 "    report_endpoint: vernier.ml-tuning.svc:7007\n", "",
                 "worker.kubernetes.report_endpoint", 11, 3, "required"},
-        K8sCase{"EndpointWithoutPort", "svc:7007", "svc",
+        MalformedCase{"EndpointWithoutPort", "svc:7007", "svc",
                 "worker.kubernetes.report_endpoint", 17, 5,
                 "must be HOST:PORT"},
-        K8sCase{"ZeroPendingTimeout", "    report_endpoint:",
+        MalformedCase{"ZeroPendingTimeout", "    report_endpoint:",
                 "    pending_timeout: 0s\n    report_endpoint:",
                 "worker.kubernetes.pending_timeout", 17, 5,
                 "must be greater than zero"},
-        K8sCase{"TopLevelCommand", "  kind: kubernetes\n",
+        MalformedCase{"TopLevelCommand", "  kind: kubernetes\n",
                 "  kind: kubernetes\n  command: [python]\n", "worker.command",
                 11, 3, "move the command there"},
-        K8sCase{"StdoutCollector", "  kind: kubernetes\n",
+        MalformedCase{"StdoutCollector", "  kind: kubernetes\n",
                 "  kind: kubernetes\n  metrics: {collector: stdout}\n",
                 "worker.metrics.collector", 11, 13, "must be push"},
-        K8sCase{"MissingBlock",
+        MalformedCase{"MissingBlock",
                 std::string(kBase.substr(kBase.find("  kubernetes:"))), "",
                 "worker.kubernetes", 9, 1, "required"},
-        K8sCase{"TemplateOfAnotherKind", "    report_endpoint:",
+        MalformedCase{"TemplateOfAnotherKind", "    report_endpoint:",
                 "    job_template: {kind: CronJob, spec: {template: {spec: "
                 "{containers: [{name: a}]}}}}\n    report_endpoint:",
                 "worker.kubernetes.job_template.kind", 17, 20, "must be Job"},
-        K8sCase{"TemplateWithoutContainers", "    report_endpoint:",
+        MalformedCase{"TemplateWithoutContainers", "    report_endpoint:",
                 "    job_template: {spec: {template: {spec: {}}}}\n"
                 "    report_endpoint:",
                 "worker.kubernetes.job_template.spec.template", 17, 27,
                 "must hold spec.containers"},
-        K8sCase{"UnknownParamInTemplate", "    report_endpoint:",
+        MalformedCase{"UnknownParamInTemplate", "    report_endpoint:",
                 "    job_template: {metadata: {labels: {x: \"${params.b}\"}}, "
                 "spec: {containers: [{name: a}]}}\n    report_endpoint:",
                 "worker.kubernetes.job_template.metadata.labels.x", 17, 40,
                 "${params.b} names no parameter"}),
-    [](const ::testing::TestParamInfo<K8sCase>& info) {
+    [](const ::testing::TestParamInfo<MalformedCase>& info) {
       return info.param.label;
     });
 

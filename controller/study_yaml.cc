@@ -53,6 +53,10 @@ class Loader {
   std::optional<double> NumberField(YamlReader::Fields& fields,
                                     const std::string& parent,
                                     absl::string_view key);
+  // A plain integer >= `min` at parent.key, when present.
+  std::optional<int> IntegerField(YamlReader::Fields& fields,
+                                  const std::string& parent,
+                                  absl::string_view key, int64_t min);
   void EarlyStopping(const YAML::Node& node, v1::EarlyStoppingSpec* out);
   void Kubernetes(const YAML::Node& node, v1::KubernetesWorkerSpec* out);
   // The scalars of the list at `path` (a malformed item is kept as "").
@@ -113,6 +117,17 @@ std::optional<double> Loader::NumberField(YamlReader::Fields& fields,
   return reader_.Number(it->second, JoinPath(parent, key));
 }
 
+std::optional<int> Loader::IntegerField(YamlReader::Fields& fields,
+                                        const std::string& parent,
+                                        absl::string_view key, int64_t min) {
+  auto it = fields.find(std::string(key));
+  if (it == fields.end()) return std::nullopt;
+  std::optional<int64_t> value =
+      reader_.Integer(it->second, JoinPath(parent, key), min);
+  if (!value) return std::nullopt;
+  return static_cast<int>(*value);
+}
+
 void Loader::Budget(const YAML::Node& node, v1::BudgetSpec* out) {
   const std::string path = "budget";
   YamlReader::Fields fields =
@@ -148,16 +163,12 @@ void Loader::Labels(const YAML::Node& node, v1::StudySpec* spec) {
 
 void Loader::WorkerResources(YamlReader::Fields& fields, v1::WorkerSpec* out) {
   const std::string path = "worker";
-  auto integer = [&](absl::string_view key) -> std::optional<int> {
-    auto it = fields.find(std::string(key));
-    if (it == fields.end()) return std::nullopt;
-    std::optional<int64_t> value =
-        reader_.Integer(it->second, JoinPath(path, key), 0);
-    if (!value) return std::nullopt;
-    return static_cast<int>(*value);
-  };
-  if (auto gpus = integer("gpus_per_trial")) out->set_gpus_per_trial(*gpus);
-  if (auto cpus = integer("cpus_per_trial")) out->set_cpus_per_trial(*cpus);
+  if (auto gpus = IntegerField(fields, path, "gpus_per_trial", 0)) {
+    out->set_gpus_per_trial(*gpus);
+  }
+  if (auto cpus = IntegerField(fields, path, "cpus_per_trial", 0)) {
+    out->set_cpus_per_trial(*cpus);
+  }
   if (auto memory = NumberField(fields, path, "memory_gb_per_trial")) {
     out->set_memory_gb_per_trial(*memory);
   }
@@ -355,13 +366,8 @@ void Loader::Trials(const YAML::Node& node, v1::TrialsSpec* out) {
       reader_.Mapping(node, path,
                       {"max", "parallel", "max_failed", "max_runtime",
                        "retries", "stop_grace"});
-  auto integer = [&](absl::string_view key, int64_t min) -> std::optional<int> {
-    auto it = fields.find(std::string(key));
-    if (it == fields.end()) return std::nullopt;
-    std::optional<int64_t> value =
-        reader_.Integer(it->second, JoinPath(path, key), min);
-    if (!value) return std::nullopt;
-    return static_cast<int>(*value);
+  auto integer = [&](absl::string_view key, int64_t min) {
+    return IntegerField(fields, path, key, min);
   };
   if (auto max = integer("max", 1)) out->set_max(*max);
   if (auto parallel = integer("parallel", 1)) out->set_parallel(*parallel);

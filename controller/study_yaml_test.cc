@@ -1,3 +1,4 @@
+#include "controller/spec_test_util.h"
 #include "controller/study_yaml.h"
 
 #include <memory>
@@ -19,7 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using v1::ParameterSpec;
 
-constexpr absl::string_view kBaseDir = "/home/ada/studies";
+constexpr absl::string_view kBaseDir = kTestBaseDir;
 
 // Binaries register the gRPC plug-in adapter as "external"; this test stands
 // in a factory that, like the adapter, accepts any settings when built (the
@@ -39,12 +40,6 @@ const bool kExternalRegistered = [] {
              })
       .ok();
 }();
-
-std::string Describe(const std::vector<SpecError>& errors) {
-  std::vector<std::string> lines;
-  for (const SpecError& error : errors) lines.push_back(error.ToString());
-  return absl::StrJoin(lines, "\n");
-}
 
 TEST(LoadStudyYamlTest, FullExampleFillsEveryField) {
   const LoadedStudy loaded = LoadStudyYaml(R"yaml(
@@ -264,18 +259,6 @@ worker:
   command: [python3, train.py, "--C=${params.C}"]
 )yaml";
 
-struct MalformedCase {
-  std::string label;
-  std::string from;  // replaced once in kBase
-  std::string to;
-  std::string path;
-  int line;
-  int column;
-  std::string message;  // a part of the message
-};
-
-void PrintTo(const MalformedCase& c, std::ostream* os) { *os << c.label; }
-
 class MalformedStudyTest : public ::testing::TestWithParam<MalformedCase> {};
 
 TEST(MalformedStudyBaseTest, BaseIsValid) {
@@ -303,19 +286,7 @@ TEST(LoadStudyYamlTest, EarlyStoppingAndCountStoppedAreRead) {
 }
 
 TEST_P(MalformedStudyTest, ReportsPathAndPosition) {
-  const MalformedCase& c = GetParam();
-  std::string yaml(kBase);
-  const size_t at = yaml.find(c.from);
-  ASSERT_NE(at, std::string::npos) << c.from;
-  yaml.replace(at, c.from.size(), c.to);
-
-  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
-  ASSERT_EQ(loaded.errors.size(), 1u) << yaml << Describe(loaded.errors);
-  const SpecError& error = loaded.errors[0];
-  EXPECT_EQ(error.path, c.path) << error.ToString();
-  EXPECT_EQ(error.line, c.line) << error.ToString();
-  EXPECT_EQ(error.column, c.column) << error.ToString();
-  EXPECT_THAT(error.message, HasSubstr(c.message)) << error.ToString();
+  ExpectTheOneError(kBase, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(

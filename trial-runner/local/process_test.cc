@@ -24,6 +24,17 @@ std::string MakeTempDir() {
   return pattern;
 }
 
+// Everything `fd` yields until end of file.
+std::string ReadToEnd(int fd) {
+  std::string output;
+  char buffer[256];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) {
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  return output;
+}
+
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
@@ -112,12 +123,7 @@ TEST(SpawnWorkerTest, PinsTheWorkerToItsCores) {
       {"/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status"}, {}, "/",
       {0});
   ASSERT_TRUE(worker.ok()) << worker.status();
-  std::string output;
-  char buffer[256];
-  ssize_t n;
-  while ((n = read(worker->stdout_fd.get(), buffer, sizeof buffer)) > 0) {
-    output.append(buffer, static_cast<size_t>(n));
-  }
+  const std::string output = ReadToEnd(worker->stdout_fd.get());
   int status = 0;
   ASSERT_EQ(waitpid(worker->pid, &status, 0), worker->pid);
   EXPECT_EQ(output, "Cpus_allowed_list:\t0\n");
@@ -142,12 +148,7 @@ TEST(SpawnWorkerTest, FindsTheProgramOnTheWorkersOwnPath) {
   EXPECT_EQ(stat->pgrp, worker->pid);
   EXPECT_EQ(stat->session, worker->pid);
 
-  std::string output;
-  char buffer[256];
-  ssize_t n;
-  while ((n = read(worker->stdout_fd.get(), buffer, sizeof buffer)) > 0) {
-    output.append(buffer, static_cast<size_t>(n));
-  }
+  const std::string output = ReadToEnd(worker->stdout_fd.get());
   int status = 0;
   ASSERT_EQ(waitpid(worker->pid, &status, 0), worker->pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
