@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -166,9 +167,15 @@ absl::Status StudyControllerImpl::Advance() {
   if (summary.pending == 0) WithdrawFromPools();
   const int free_slots = parallel() - summary.running - summary.pending;
   const int unassigned = spec().trials().max() - summary.created;
-  if (!suggesting_ && !space_exhausted_ && free_slots > 0 && unassigned > 0 &&
-      BudgetAllowsStart()) {
-    RequestSuggestions(std::min(free_slots, unassigned));
+  // Never more trials than the budget can start: a trial suggested and
+  // then never run would end STOPPED for nothing.
+  const int room = BudgetRoom();
+  const int affordable = room == std::numeric_limits<int>::max()
+                             ? room
+                             : room - summary.pending;
+  const int wanted = std::min({free_slots, unassigned, affordable});
+  if (!suggesting_ && !space_exhausted_ && wanted > 0) {
+    RequestSuggestions(wanted);
   }
   CheckBudget();
   CheckEndConditions();

@@ -231,8 +231,10 @@ class StudyControllerImpl final : public StudyController {
   // before the next tick and a stop, or when nothing runs and the rest
   // cannot carry another trial.
   void CheckBudget();
-  // True when the budget (if any) can carry another trial now.
-  bool BudgetAllowsStart() const;
+  // How many more trials the budget can carry now: all (INT_MAX) without a
+  // budget, or while a trial's cost cannot be projected yet; else as many
+  // as the remainder buys (0 when not one).
+  int BudgetRoom() const;
   CostBalance Balance() const;
   // Leaves the device queues: nothing waits to start.
   void WithdrawFromPools();

@@ -1,5 +1,6 @@
 // The study loop's devices and money: GPUs and cores that trials hold
 // exclusively, and the budget that admits them (see cost_ledger.h).
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -28,12 +29,16 @@ CostBalance StudyControllerImpl::Balance() const {
   return ledger_.Balance(trials, options_.now());
 }
 
-bool StudyControllerImpl::BudgetAllowsStart() const {
-  return !ledger_.has_budget() || ledger_.CanStart(Balance());
+int StudyControllerImpl::BudgetRoom() const {
+  constexpr int kAll = std::numeric_limits<int>::max();
+  if (!ledger_.has_budget()) return kAll;
+  const CostBalance balance = Balance();
+  if (!ledger_.CanStart(balance)) return 0;
+  return balance.affordable_trials.value_or(kAll);
 }
 
 bool StudyControllerImpl::AcquireFor(const v1::Trial& trial) {
-  if (!BudgetAllowsStart()) return false;
+  if (BudgetRoom() == 0) return false;
   const v1::WorkerSpec& worker = spec().worker();
   const std::vector<std::string> allowed_gpus(worker.gpus().begin(),
                                               worker.gpus().end());
