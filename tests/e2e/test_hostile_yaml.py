@@ -107,7 +107,7 @@ CASES = [
     ("name-100", study(b"name: " + b"a" * 100), "name: must be at most 63 characters (got 100)"),
     # --- Bytes that are not UTF-8
     ("latin1-description", study(b"name: h", b'description: "caf\xe9"'),
-     "2:16: not UTF-8 (byte 0xe9)"),
+     "2:18: not UTF-8 (byte 0xe9)"),
     ("latin1-comment", study(b"name: h  # r\xe9sum\xe9"), "1:13: not UTF-8 (byte 0xe9)"),
     ("invalid-utf8-name", study(b"name: h\xff"), "not UTF-8 (byte 0xff)"),
     ("overlong-utf8", study(b"name: h", b'description: "\xc0\xaf"'), "not UTF-8 (byte 0xc0)"),
