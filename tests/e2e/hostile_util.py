@@ -46,6 +46,8 @@ worker:
 # categorical value and (below) an infeasible reason and a client id.
 SCRIPT = "<script>alert('vernier')</script>"
 IMG = '"><img src=x onerror=alert(1)>'
+# A spreadsheet formula, as the infeasible reason begins.
+FORMULA = "=cmd|' /C calc'!A0 "
 IMG_YAML = IMG.replace('"', '\\"')
 XSS_STUDY = f"""name: xss
 description: "{SCRIPT}"
@@ -106,7 +108,7 @@ class Hostile:
     held: trial 1 SUCCEEDED (`done`), trials 2 and 3 RUNNING and held
     (`a`, `b`), each {"id", "token"}. asktell: trial `open_id` suggested to
     client c1 and unfinished, `completed_id` SUCCEEDED. xss: one trial
-    INFEASIBLE with a script payload as its reason."""
+    INFEASIBLE whose reason is a formula and a script payload."""
 
     def __init__(self, workspace, server):
         self.workspace = workspace
@@ -173,7 +175,8 @@ def hostile(tmp_path_factory):
         assert code == grpc.StatusCode.OK, details
         h.xss_id = service_pb2.SuggestTrialsResponse.FromString(raw).trials[0].id
         code, details, _ = h.call("StudyService/CompleteTrial", service_pb2.CompleteTrialRequest(
-            study="xss", trial_id=h.xss_id, infeasible=True, infeasible_reason=SCRIPT), ADMIN)
+            study="xss", trial_id=h.xss_id, infeasible=True, infeasible_reason=FORMULA + SCRIPT),
+            ADMIN)
         assert code == grpc.StatusCode.OK, details
 
         # Trial 1 has ended and its worker exited: nothing else will write.
