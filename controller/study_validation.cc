@@ -161,8 +161,8 @@ class Validator {
     }
     if (spec_.description().size() > kMaxDescriptionBytes) {
       Add("description",
-          absl::StrCat("must be at most ", kMaxDescriptionBytes,
-                       " bytes (got ", spec_.description().size(), ")"));
+          absl::StrCat("must be at most ", kMaxDescriptionBytes, " bytes (got ",
+                       spec_.description().size(), ")"));
     }
   }
 

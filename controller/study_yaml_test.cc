@@ -1,4 +1,3 @@
-#include "controller/spec_test_util.h"
 #include "controller/study_yaml.h"
 
 #include <memory>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "algorithms/algorithm.h"
+#include "controller/spec_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -224,7 +224,8 @@ ApiResponse ErrorResponse(const absl::Status& status, int http_code) {
   nlohmann::json body = {
       {"error",
        {{"code", http_code},
-        {"status", absl::AsciiStrToUpper(absl::StatusCodeToString(status.code()))},
+        {"status",
+         absl::AsciiStrToUpper(absl::StatusCodeToString(status.code()))},
         {"message", std::string(status.message())}}}};
   ApiResponse response;
   response.status = http_code;

@@ -66,9 +66,8 @@ void MethodNotAllowed(const httplib::Request& request,
                       httplib::Response& response) {
   const bool action = absl::EndsWith(request.path, ":stop");
   const char* allowed = action ? "POST" : "GET, HEAD";
-  const std::string message =
-      absl::StrCat(request.method, " is not allowed on this path (", allowed,
-                   " is)");
+  const std::string message = absl::StrCat(
+      request.method, " is not allowed on this path (", allowed, " is)");
   if (absl::StartsWith(request.path, "/api/")) {
     Send(ErrorResponse(absl::UnimplementedError(message), 405), response);
   } else {
