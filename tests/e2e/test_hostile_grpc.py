@@ -4,7 +4,6 @@ absurd steps, too many measurements, reports after the end. Each gets its
 documented status and a message naming the field, and the database is
 unchanged (hostile_util.fingerprint before and after)."""
 import math
-import os
 import sqlite3
 
 import grpc
