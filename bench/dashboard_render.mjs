@@ -27,13 +27,20 @@ for (let i = 0; i < Number(loads); i++) {
   const rows = await page.locator('[data-test=trial-row]').count();
   const below = await page.locator(UNDRAWN).count();
   const scrolled = Date.now();
-  // A screen at a time, as a reader scrolls: each plot passes the viewport.
-  await page.evaluate(async () => {
-    while (window.scrollY + window.innerHeight < document.body.scrollHeight) {
+  // A screen at a time, as a reader scrolls, waiting at each screen until
+  // the plots in view are drawn.
+  await page.evaluate(async (selector) => {
+    const inView = () => [...document.querySelectorAll(selector)].some((chart) => {
+      const box = chart.getBoundingClientRect();
+      return box.bottom > 0 && box.top < window.innerHeight;
+    });
+    for (;;) {
+      while (inView()) await new Promise((frame) => requestAnimationFrame(frame));
+      if (window.scrollY + window.innerHeight >= document.body.scrollHeight) break;
       window.scrollBy(0, window.innerHeight);
       await new Promise((frame) => requestAnimationFrame(frame));
     }
-  });
+  }, UNDRAWN);
   await page.waitForFunction((selector) => document.querySelectorAll(selector).length === 0, UNDRAWN,
     { timeout: 60000 });
   const rest = Date.now() - scrolled;

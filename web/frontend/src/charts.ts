@@ -96,7 +96,7 @@ const observer = new IntersectionObserver((entries) => {
     waiting.delete(element);
     draw(element, job.name, job.option()).getZr().flush();
   }
-}, { rootMargin: '200px 0px' });
+}, { rootMargin: '0px' });
 
 // As draw, but `option` is built and drawn only once `element` is within
 // 200 px of the viewport: at once when it is, else when the user scrolls
