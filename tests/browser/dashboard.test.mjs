@@ -81,7 +81,17 @@ function submit(name, options) {
   assert.equal(result.status, 0, result.stderr);
 }
 
+// Plots draw when scrolled into view: pass every screen first, then the
+// whole page.
 async function shot(page, name) {
+  await page.evaluate(async () => {
+    const frame = () => new Promise((painted) => requestAnimationFrame(painted));
+    do {
+      window.scrollBy(0, window.innerHeight);
+      for (let i = 0; i < 3; i++) await frame();
+    } while (window.scrollY + window.innerHeight < document.body.scrollHeight);
+    window.scrollTo(0, 0);
+  });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
@@ -198,9 +208,11 @@ test('cost: spend against budget in the list, the cost plot, and each trial\'s c
   await page.locator('[data-test=spent]').waitFor();
   assert.ok(Number(await page.locator('[data-test=spent]').innerText()) > 0);
   await page.locator('[data-test=plot-cost][data-drawn=true]').waitFor();
-  const costs = await page.locator('[data-test=trial-cost]').allInnerTexts();
-  assert.equal(costs.length, 4);
-  assert.ok(costs.every((text) => Number(text) > 0), costs.join(' '));
+  // The table follows the counts by one refresh: wait for its last trial's cost.
+  await page.waitForFunction(() => {
+    const costs = [...document.querySelectorAll('[data-test=trial-cost]')].map((cell) => Number(cell.textContent));
+    return costs.length === 4 && costs.every((cost) => cost > 0);
+  }, null, { timeout: 30000 });
   await shot(page, 'study-cost');
 
   await page.locator('[data-test=trial-row] a').first().click();

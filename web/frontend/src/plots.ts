@@ -232,8 +232,7 @@ export function timelineOption(columns: TrialColumns): Option {
 export function costOption(cost: StudyCost): Option {
   const data = cost.spentOverTime.seconds.map((t, k) => [t * 1000, cost.spentOverTime.spent[k]]);
   return {
-    grid: { left: 60, right: 20, top: 30, bottom: 40 },
-    legend: { top: 4, left: 8 },
+    grid: { left: 60, right: 40, top: 30, bottom: 40 },
     tooltip: {
       trigger: 'axis',
       formatter: (p: { value: number[] }[]) =>
