@@ -16,12 +16,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "controller/study_summary.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "vernier/v1/service.pb.h"
 #include "web/csv.h"
 #include "web/query_params.h"
+#include "web/study_cost.h"
 
 namespace vernier::web {
 namespace {
@@ -414,6 +416,22 @@ ApiResponse Api::Curves(absl::string_view name,
     curve->add_values(point.value);
   }
   return Json(curves);
+}
+
+ApiResponse Api::StudyCost(absl::string_view name) const {
+  absl::StatusOr<v1::Study> study = store_->FindStudy(name);
+  if (!study.ok()) return ErrorResponse(study.status());
+  std::vector<v1::Trial> trials;
+  // An unpriced study costs nothing: its trials need not be read.
+  if (controller::HourlyRate(study->spec().worker()) > 0) {
+    absl::StatusOr<std::vector<v1::Trial>> listed =
+        store_->ListTrials(study->id());
+    if (!listed.ok()) return ErrorResponse(listed.status());
+    trials = *std::move(listed);
+  }
+  ApiResponse response;
+  response.body = StudyCostJson(ComputeStudyCost(*study, trials, absl::Now()));
+  return response;
 }
 
 ApiResponse Api::GetTrial(absl::string_view trial_id) const {

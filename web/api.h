@@ -21,6 +21,9 @@
 //   GET  /api/v1/studies/NAME/curves        MetricCurves of the trials that
 //        the same filter, order and page select; ?metric= (default: the
 //        objective's)
+//   GET  /api/v1/studies/NAME/cost          spend against budget and over
+//        time (web/study_cost.h's StudyCostJson; not a proto message: the
+//        gRPC API has no cost report)
 //   GET  /api/v1/trials/ID                  Trial with its measurements
 //   GET  /api/v1/trials/ID/log              the whole log, text/plain
 //        ?tail_bytes=N for its last N bytes
@@ -91,6 +94,7 @@ class Api {
                         const QueryParams& params) const;
   ApiResponse TrialColumns(absl::string_view study) const;
   ApiResponse Curves(absl::string_view study, const QueryParams& params) const;
+  ApiResponse StudyCost(absl::string_view study) const;
   ApiResponse GetTrial(absl::string_view trial_id) const;
   ApiResponse TrialLog(absl::string_view trial_id,
                        const QueryParams& params) const;

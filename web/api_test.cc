@@ -156,6 +156,7 @@ TEST_F(ApiTest, BadParametersAre400sNamingTheField) {
 TEST_F(ApiTest, UnknownStudiesAndTrialsAre404s) {
   EXPECT_EQ(api_->GetStudy("nope").status, 404);
   EXPECT_EQ(api_->ListTrials("nope", {}).status, 404);
+  EXPECT_EQ(api_->StudyCost("nope").status, 404);
   EXPECT_EQ(api_->TrialColumns("nope").status, 404);
   EXPECT_EQ(api_->GetTrial("999999").status, 404);
   EXPECT_EQ(api_->GetTrial("abc").status, 400);
@@ -207,6 +208,31 @@ TEST_F(ApiTest, CurvesFollowTheTableSelection) {
   EXPECT_EQ(body["curves"][0]["steps"][0], "3");
   EXPECT_DOUBLE_EQ(body["curves"][0]["values"][0].get<double>(), 0.25);
   EXPECT_EQ(body["curves"][1]["steps"].size(), 0u);
+}
+
+TEST_F(ApiTest, CostOfAPricedStudyReadsItsTrials) {
+  v1::Study study = AddStudy("priced");
+  study.mutable_spec()->mutable_worker()->mutable_pricing()->set_instance_hour(
+      3);
+  study.mutable_spec()->mutable_budget()->set_max_cost(50);
+  ASSERT_TRUE(store_->UpdateStudy(study).ok());
+  v1::Trial trial;
+  trial.set_study_id(study.id());
+  trial.set_number(1);
+  trial.set_state(v1::Trial::SUCCEEDED);
+  trial.set_cost(1.5);
+  trial.mutable_start_time()->set_seconds(1'700'000'000);
+  trial.mutable_end_time()->set_seconds(1'700'001'800);
+  ASSERT_TRUE(store_->CreateTrials({trial}).ok());
+  const nlohmann::json body = Body(api_->StudyCost("priced"));
+  EXPECT_DOUBLE_EQ(body["spent"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(body["maxCost"].get<double>(), 50);
+  EXPECT_EQ(body["currency"], "USD");
+  EXPECT_FALSE(body["spentOverTime"]["spent"].empty());
+  // The demo study has no prices: nothing spent, no budget.
+  const nlohmann::json demo = Body(api_->StudyCost("demo"));
+  EXPECT_DOUBLE_EQ(demo["spent"].get<double>(), 0);
+  EXPECT_FALSE(demo.contains("maxCost"));
 }
 
 TEST_F(ApiTest, CsvQuotesAndDefusesFormulas) {

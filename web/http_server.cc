@@ -155,6 +155,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
               [api](const httplib::Request& req, httplib::Response& res) {
                 Send(api->TrialColumns(req.matches[1].str()), res);
               });
+  server->Get(study + "/cost",
+              [api](const httplib::Request& req, httplib::Response& res) {
+                Send(api->StudyCost(req.matches[1].str()), res);
+              });
   server->Get(study + "/curves",
               [api](const httplib::Request& req, httplib::Response& res) {
                 Send(api->Curves(req.matches[1].str(), req.params), res);

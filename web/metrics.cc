@@ -4,12 +4,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "web/study_cost.h"
 
 namespace vernier::web {
 namespace {
@@ -41,6 +43,21 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Help("Trials whose worker runs now, all studies")
                          .Register(*registry_)
                          .Add({});
+  study_spend_ = &BuildGauge()
+                      .Name("vernier_study_spend")
+                      .Help(
+                          "What a priced study's trials have cost so far, "
+                          "in its currency")
+                      .Register(*registry_);
+  study_budget_ = &BuildGauge()
+                       .Name("vernier_study_budget")
+                       .Help("A study's budget (max_cost), in its currency")
+                       .Register(*registry_);
+  gpus_in_use_ = &BuildGauge()
+                      .Name("vernier_gpus_in_use")
+                      .Help("GPUs held by running trials, all studies")
+                      .Register(*registry_)
+                      .Add({});
   trials_started_ = &BuildCounter()
                          .Name("vernier_trials_started_total")
                          .Help("Trial runs started by this process")
@@ -53,8 +70,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Register(*registry_);
   report_rpcs_ = &BuildCounter()
                       .Name("vernier_report_rpcs_total")
-                      .Help("TrialService calls from training code, by "
-                            "method and gRPC status code")
+                      .Help(
+                          "TrialService calls from training code, by "
+                          "method and gRPC status code")
                       .Register(*registry_);
   report_rpc_seconds_ = &BuildHistogram()
                              .Name("vernier_report_rpc_seconds")
@@ -90,8 +108,7 @@ void Metrics::TrialFinished(v1::Trial::State state) {
 void Metrics::ReportRpc(absl::string_view rpc, absl::StatusCode code,
                         absl::Duration latency) {
   const std::string method(rpc);
-  report_rpcs_
-      ->Add({{"rpc", method}, {"code", absl::StatusCodeToString(code)}})
+  report_rpcs_->Add({{"rpc", method}, {"code", absl::StatusCodeToString(code)}})
       .Increment();
   report_rpc_seconds_->Add({{"rpc", method}}, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(latency));
@@ -118,9 +135,22 @@ absl::StatusOr<std::string> Metrics::Serialize(storage::Store& store) {
   // vanish when its last study or trial leaves the state.
   std::map<v1::Study::State, int> by_state;
   std::map<int64_t, std::string> names;
+  std::map<int64_t, int> gpus_per_trial;
+  const absl::Time now = absl::Now();
   for (const v1::Study& study : *studies) {
     ++by_state[study.state()];
     names[study.id()] = study.name();
+    gpus_per_trial[study.id()] = study.spec().worker().gpus_per_trial();
+    if (controller::HourlyRate(study.spec().worker()) <= 0) continue;
+    absl::StatusOr<std::vector<v1::Trial>> trials =
+        store.ListTrials(study.id());
+    if (!trials.ok()) return trials.status();
+    const StudyCost cost = ComputeStudyCost(study, *trials, now);
+    const prometheus::Labels labels = {{"study", study.name()},
+                                       {"currency", cost.currency}};
+    study_spend_->Add(labels).Set(cost.balance.spent);
+    if (cost.max_cost.has_value())
+      study_budget_->Add(labels).Set(*cost.max_cost);
   }
   for (int state = v1::Study::ACTIVE; state <= v1::Study::STOPPED; ++state) {
     const auto typed = static_cast<v1::Study::State>(state);
@@ -129,9 +159,13 @@ absl::StatusOr<std::string> Metrics::Serialize(storage::Store& store) {
   }
   std::map<std::pair<int64_t, v1::Trial::State>, int64_t> trials;
   int64_t running = 0;
+  int64_t gpus = 0;
   for (const storage::TrialStateCount& count : *counts) {
     trials[{count.study_id, count.state}] = count.count;
-    if (count.state == v1::Trial::RUNNING) running += count.count;
+    if (count.state == v1::Trial::RUNNING) {
+      running += count.count;
+      gpus += count.count * gpus_per_trial[count.study_id];
+    }
   }
   for (const auto& [id, name] : names) {
     for (int state = v1::Trial::PENDING; state <= v1::Trial::INFEASIBLE;
@@ -142,6 +176,7 @@ absl::StatusOr<std::string> Metrics::Serialize(storage::Store& store) {
     }
   }
   running_trials_->Set(static_cast<double>(running));
+  gpus_in_use_->Set(static_cast<double>(gpus));
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

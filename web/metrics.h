@@ -15,7 +15,14 @@
 //       StudyManagerOptions::on_suggestion (controller/study_manager.h)
 //   vernier_storage_write_batch_size, vernier_storage_commit_seconds
 //       SqliteStoreOptions::on_commit (storage/sqlite_store.h)
-// Cost, GPU and Kubernetes families arrive with those features.
+// Gauges of cost and GPUs, also refreshed at each scrape:
+//   vernier_study_spend{study,currency}, vernier_study_budget{study,currency}
+//       controller::CostLedger's spend (ended attempts plus running ones by
+//       the second) and the budget's max_cost; priced studies only, and
+//       budget only for studies with one. A priced study's trials are read
+//       at each scrape (one query per priced study).
+//   vernier_gpus_in_use
+//       running trials x their study's worker.gpus_per_trial
 //
 // Thread-safe: prometheus-cpp metrics are; Serialize serialises scrapes.
 #ifndef VERNIER_WEB_METRICS_H_
@@ -71,6 +78,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* studies_;
   prometheus::Family<prometheus::Gauge>* trials_;
   prometheus::Gauge* running_trials_;
+  prometheus::Family<prometheus::Gauge>* study_spend_;
+  prometheus::Family<prometheus::Gauge>* study_budget_;
+  prometheus::Gauge* gpus_in_use_;
   prometheus::Counter* trials_started_;
   prometheus::Family<prometheus::Counter>* trials_finished_;
   prometheus::Family<prometheus::Counter>* report_rpcs_;

@@ -30,7 +30,7 @@ for step in range(1, 5):
 print(f"score={value:.9f}")
 `;
 
-function studyYaml(name, { description = 'browser test', categories = ['a', 'b'], max = 200 } = {}) {
+function studyYaml(name, { description = 'browser test', categories = ['a', 'b'], max = 200, priced = false } = {}) {
   const quote = (text) => `'${text.replaceAll("'", "''")}'`;
   return `name: ${name}
 description: ${quote(description)}
@@ -42,7 +42,7 @@ parameters:
 trials: {max: ${max}, parallel: 2}
 worker:
   command: ["/usr/bin/python3", "train.py", "\${params.x}", "\${params.k}"]
-`;
+${priced ? '  pricing: {instance_hour: 36}\nbudget: {max_cost: 50, currency: EUR}\n' : ''}`;
 }
 
 let workspace;
@@ -81,7 +81,17 @@ function submit(name, options) {
   assert.equal(result.status, 0, result.stderr);
 }
 
+// Plots draw when scrolled into view: pass every screen first, then the
+// whole page.
 async function shot(page, name) {
+  await page.evaluate(async () => {
+    const frame = () => new Promise((painted) => requestAnimationFrame(painted));
+    do {
+      window.scrollBy(0, window.innerHeight);
+      for (let i = 0; i < 3; i++) await frame();
+    } while (window.scrollY + window.innerHeight < document.body.scrollHeight);
+    window.scrollTo(0, 0);
+  });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
@@ -172,6 +182,42 @@ test('watch a running study live, open a trial, sort, filter and stop it', async
   await page.locator('[data-test=action]', { hasText: 'Stop study' }).click();
   await page.locator('.state-STOPPED').first().waitFor({ timeout: 30000 });
   await shot(page, 'study-stopped');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('cost: spend against budget in the list, the cost plot, and each trial\'s cost', async () => {
+  submit('priced', { priced: true, max: 4 });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(dashboard);
+  const row = page.locator('[data-test=study-row]', { hasText: 'priced' });
+  await row.waitFor();
+  // 36 EUR an hour is a cent a second: spend shows once a trial has run.
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-test=study-row]')].filter((r) => r.textContent.includes('priced'));
+    const cell = rows[0]?.querySelector('[data-test=study-spend]');
+    return cell && /^\s*[0-9.]+ \/ 50 EUR$/.test(cell.textContent) && !/^\s*0 \//.test(cell.textContent);
+  }, null, { timeout: 60000 });
+  await shot(page, 'studies-cost');
+
+  await page.getByRole('link', { name: 'priced' }).click();
+  await page.locator('#app[data-rendered=true]').waitFor();
+  await page.locator('[data-test=succeeded]').filter({ hasText: '4' }).waitFor({ timeout: 60000 });
+  await page.locator('[data-test=spent]').waitFor();
+  assert.ok(Number(await page.locator('[data-test=spent]').innerText()) > 0);
+  await page.locator('[data-test=plot-cost][data-drawn=true]').waitFor();
+  // The table follows the counts by one refresh: wait for its last trial's cost.
+  await page.waitForFunction(() => {
+    const costs = [...document.querySelectorAll('[data-test=trial-cost]')].map((cell) => Number(cell.textContent));
+    return costs.length === 4 && costs.every((cost) => cost > 0);
+  }, null, { timeout: 30000 });
+  await shot(page, 'study-cost');
+
+  await page.locator('[data-test=trial-row] a').first().click();
+  await page.locator('[data-test=trial-title]').waitFor();
+  assert.match(await page.locator('[data-test=trial-cost]').innerText(), /^[0-9.]+ EUR$/);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import free_port, wait_until
+from conftest import free_port, study_yaml, wait_until
 from dashboard_util import http
 from test_dashboard_api import finished, run_study
 
@@ -97,3 +97,30 @@ def test_prometheus_sees_the_trial_counts_of_the_database(start_server, workspac
     assert list(commits.values())[0] > 0
     suggestions = promql(base, "vernier_suggestion_seconds_count")
     assert list(suggestions.values())[0] > 0
+
+
+def test_prometheus_sees_spend_against_budget(start_server, workspace, prometheus):
+    server = start_server()
+    # One instance at 3,600 EUR an hour: a euro per second of each trial.
+    text = study_yaml(name="priced", max_trials=3, parallel=3,
+                      env={"STEP_SECONDS": "0.05"})
+    text += "  pricing: {instance_hour: 3600}\nbudget: {max_cost: 1000, currency: EUR}\n"
+    result = server.cli("submit", workspace.write_study(text, name="priced.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert wait_until(lambda: finished(workspace.db, "priced", 3), timeout=120)
+    base = prometheus(server.http_url.removeprefix("http://").rstrip("/"))
+
+    def scraped():
+        return promql(base, 'vernier_study_spend{study="priced"}')
+    assert wait_until(scraped, timeout=60), "Prometheus never scraped the spend"
+    budget = promql(base, 'vernier_study_budget{study="priced"}')
+    assert {dict(k)["currency"]: v for k, v in budget.items()} == {"EUR": 1000}
+    spend = promql(base, 'vernier_study_spend{study="priced"}')
+    assert [dict(k)["currency"] for k in spend] == ["EUR"]
+    shown = server.cli("show", "priced")
+    assert shown.returncode == 0, shown.stderr
+    # `vernier show` prints the same spend (CostLedger), to the cent.
+    spent = list(spend.values())[0]
+    assert 0 < spent < 1000
+    assert f"{spent:.2f} of 1000.00 EUR spent" in shown.stdout, shown.stdout
+    assert list(promql(base, "vernier_gpus_in_use").values()) == [0]

@@ -18,7 +18,10 @@ export interface StudySpec {
   algorithm: { name: string; seed?: string; settings?: Record<string, unknown> };
   parameters: ParameterSpec[];
   trials: { max: number; parallel: number; maxFailed?: number; retries: number; maxRuntime?: string };
-  worker: { kind: string; command: string[]; gpusPerTrial?: number };
+  worker: {
+    kind: string; command: string[]; gpusPerTrial?: number;
+    pricing?: { gpuHour?: number; cpuHour?: number; memoryGbHour?: number; instanceHour?: number };
+  };
   // Present when the study has a budget (max_cost > 0).
   budget?: { maxCost: number; currency: string };
   labels?: Record<string, string>;
@@ -28,6 +31,26 @@ export interface StudySpec {
 export function budgetOf(spec: StudySpec): { maxCost: number; currency: string } | undefined {
   const maxCost = Number(spec.budget?.maxCost ?? 0);
   return maxCost > 0 ? { maxCost, currency: spec.budget?.currency || 'USD' } : undefined;
+}
+
+// True when the study's trials cost money (its worker has prices) or it has
+// a budget: then /cost has something to show.
+export function hasCost(spec: StudySpec): boolean {
+  const pricing = spec.worker.pricing ?? {};
+  return budgetOf(spec) !== undefined || Object.values(pricing).some((price) => Number(price) > 0);
+}
+
+// GET studies/NAME/cost (web/study_cost.h).
+export interface StudyCost {
+  currency: string;
+  maxCost?: number;
+  hourlyRate: number;
+  spent: number;
+  committed: number;
+  remaining?: number;
+  burnPerHour: number;
+  running: number;
+  spentOverTime: { seconds: number[]; spent: number[] };
 }
 
 export interface Study {

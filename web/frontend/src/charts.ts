@@ -8,7 +8,7 @@
 import * as echarts from 'echarts/core';
 import { BarChart, CustomChart, LineChart, ParallelChart, ScatterChart } from 'echarts/charts';
 import {
-  DataZoomComponent, GridComponent, LegendComponent, MarkPointComponent,
+  DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, MarkPointComponent,
   ParallelComponent, TitleComponent, ToolboxComponent, TooltipComponent, VisualMapComponent,
 } from 'echarts/components';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
@@ -16,7 +16,7 @@ import { h } from './dom';
 
 echarts.use([
   BarChart, CustomChart, LineChart, ParallelChart, ScatterChart,
-  DataZoomComponent, GridComponent, LegendComponent, MarkPointComponent, ParallelComponent,
+  DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, MarkPointComponent, ParallelComponent,
   TitleComponent, ToolboxComponent, TooltipComponent, VisualMapComponent,
   CanvasRenderer, SVGRenderer,
 ]);
@@ -74,13 +74,50 @@ export function draw(element: HTMLElement, name: string, option: Option): echart
     },
     { notMerge: true, lazyUpdate: true },
   );
+  element.setAttribute('data-drawn', 'true');
   return chart;
+}
+
+// Charts waiting to be drawn until their element comes near the viewport
+// (drawLazily): building an option and drawing it is most of a study page's
+// time at 10,000 trials, and most plots are below the fold.
+const waiting = new Map<HTMLElement, { name: string; option: () => Option }>();
+const nearViewport = new Set<HTMLElement>();
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const element = entry.target as HTMLElement;
+    if (!entry.isIntersecting) {
+      nearViewport.delete(element);
+      continue;
+    }
+    nearViewport.add(element);
+    const job = waiting.get(element);
+    if (!job) continue;
+    waiting.delete(element);
+    draw(element, job.name, job.option()).getZr().flush();
+  }
+}, { rootMargin: '0px' });
+
+// As draw, but `option` is built and drawn only once `element` is within
+// 200 px of the viewport: at once when it is, else when the user scrolls
+// to it. A later call replaces a pending one. The element gets
+// data-drawn="true" once drawn (tests and bench/dashboard read it).
+export function drawLazily(element: HTMLElement, name: string, option: () => Option): void {
+  if (nearViewport.has(element)) {
+    draw(element, name, option());
+    return;
+  }
+  waiting.set(element, { name, option });
+  observer.observe(element);
 }
 
 // Disposes every chart (when the page changes).
 export function disposeAll(): void {
   for (const chart of live) chart.dispose();
   live.clear();
+  for (const element of waiting.keys()) observer.unobserve(element);
+  waiting.clear();
+  nearViewport.clear();
 }
 
 window.addEventListener('resize', () => {

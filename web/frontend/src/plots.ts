@@ -1,6 +1,6 @@
 // The study page's plots, each an ECharts option built from the study's
 // TrialColumns (every trial, as columns) or MetricCurves.
-import { Curve, MetricCurves, num, Study, TrialColumns } from './api';
+import { Curve, MetricCurves, num, Study, StudyCost, TrialColumns } from './api';
 import { Option, tooltip } from './charts';
 import { formatNumber } from './dom';
 import { computeImportance } from './importance';
@@ -224,6 +224,29 @@ export function timelineOption(columns: TrialColumns): Option {
         };
         void params;
       },
+    }],
+  };
+}
+
+// The spend over time, and the budget as a horizontal line when there is one.
+export function costOption(cost: StudyCost): Option {
+  const data = cost.spentOverTime.seconds.map((t, k) => [t * 1000, cost.spentOverTime.spent[k]]);
+  return {
+    grid: { left: 60, right: 40, top: 30, bottom: 40 },
+    tooltip: {
+      trigger: 'axis',
+      formatter: (p: { value: number[] }[]) =>
+        tooltip(new Date(p[0]?.value[0]).toLocaleString(), [['spent', `${formatNumber(p[0]?.value[1])} ${cost.currency}`]]),
+    },
+    xAxis: { type: 'time' },
+    yAxis: { type: 'value', name: cost.currency, max: cost.maxCost !== undefined
+      ? (extent: { max: number }) => Math.max(extent.max, cost.maxCost!) * 1.05 : undefined },
+    series: [{
+      name: 'spent', type: 'line', showSymbol: false, areaStyle: { opacity: 0.15 }, data,
+      markLine: cost.maxCost !== undefined
+        ? { symbol: 'none', lineStyle: { color: '#c0392b', type: 'dashed' }, label: { formatter: 'budget' },
+          data: [{ name: 'budget', yAxis: cost.maxCost }] }
+        : undefined,
     }],
   };
 }

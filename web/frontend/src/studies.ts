@@ -1,6 +1,6 @@
 // The studies page: every study with its state, progress and best objective;
 // filtered and sorted on the server, paged, refreshed live.
-import { get, num, StudyList, StudyOverview, subscribe } from './api';
+import { get, hasCost, num, StudyCost, StudyList, StudyOverview, subscribe } from './api';
 import { clear, errorBox, formatDuration, formatNumber, formatTime, h, labelChips, stateBadge } from './dom';
 
 interface View { state: string; q: string; orderBy: string; desc: boolean; tokens: string[] }
@@ -20,6 +20,17 @@ function duration(overview: StudyOverview): string {
   const endText = overview.study.endTime;
   const end = endText ? Date.parse(endText) : Date.now();
   return formatDuration((end - start) / 1000);
+}
+
+// Spend against budget: a bar of the budget used and the amounts; the spend
+// alone for a priced study without a budget.
+function spend(cost: StudyCost | undefined): HTMLElement {
+  if (!cost) return h('span');
+  const amount = `${formatNumber(cost.spent)}${cost.maxCost !== undefined ? ` / ${formatNumber(cost.maxCost)}` : ''} ${cost.currency}`;
+  if (cost.maxCost === undefined || cost.maxCost <= 0) return h('span', { 'data-test': 'study-spend' }, amount);
+  const bar = h('div');
+  bar.style.width = `${Math.min(100, (100 * cost.spent) / cost.maxCost)}%`;
+  return h('span', { 'data-test': 'study-spend' }, h('span', { class: 'progress' }, bar), ` ${amount}`);
 }
 
 export function renderStudies(root: HTMLElement): () => void {
@@ -64,9 +75,13 @@ export function renderStudies(root: HTMLElement): () => void {
       table.append(errorBox(error));
       return;
     }
+    // One cost answer per priced study of the page, all at once.
+    const costs = await Promise.all(list.studies.map((overview) => (hasCost(overview.study.spec)
+      ? get<StudyCost>(`studies/${encodeURIComponent(overview.study.name)}/cost`).catch(() => undefined)
+      : Promise.resolve(undefined))));
     clear(table);
     const rows = h('tbody');
-    for (const overview of list.studies) {
+    for (const [k, overview] of list.studies.entries()) {
       const study = overview.study;
       const best = overview.bestTrial;
       rows.appendChild(h('tr', { 'data-test': 'study-row' },
@@ -75,6 +90,7 @@ export function renderStudies(root: HTMLElement): () => void {
         h('td', {}, stateBadge(study.state)),
         h('td', {}, progress(overview)),
         h('td', {}, best ? formatNumber(best.objective) : ''),
+        h('td', {}, spend(costs[k])),
         h('td', {}, formatTime(study.createTime)),
         h('td', {}, duration(overview)),
         h('td', { class: 'muted' }, study.spec.description)));
@@ -82,7 +98,7 @@ export function renderStudies(root: HTMLElement): () => void {
     table.append(
       h('table', { class: 'grid' },
         h('thead', {}, h('tr', {}, header('Name', 'name'), header('State', 'state'), header('Progress'),
-          header('Best objective'), header('Started', 'create_time'), header('Duration'), header('Description'))),
+          header('Best objective'), header('Spend / budget'), header('Started', 'create_time'), header('Duration'), header('Description'))),
         rows),
       pager(list));
     if (list.studies.length === 0) table.append(h('p', { class: 'muted' }, 'No studies yet.'));

@@ -1,6 +1,6 @@
 // The trial page: parameters, state, metrics with a chart of the intermediate
 // values, the log tail and a link to the whole log.
-import { budgetOf, get, getText, num, Study, subscribe, Trial } from './api';
+import { budgetOf, get, hasCost, getText, num, Study, subscribe, Trial } from './api';
 import { actionButton } from './actions';
 import { draw, tooltip } from './charts';
 import { append, clear, errorBox, formatDuration, formatNumber, formatTime, h, stateBadge } from './dom';
@@ -66,8 +66,10 @@ export function renderTrial(root: HTMLElement, id: string): () => void {
           h('dt', {}, 'ended'), h('dd', {}, formatTime(trial.endTime)),
           h('dt', {}, 'runtime'), h('dd', {}, runtime(trial)),
           trial.gpus?.length ? h('dt', {}, 'GPUs') : null, trial.gpus?.length ? h('dd', {}, trial.gpus.join(', ')) : null,
-          study && budgetOf(study.spec) ? h('dt', {}, 'cost') : null,
-          study && budgetOf(study.spec) ? h('dd', {}, `${formatNumber(trial.cost ?? 0)} ${budgetOf(study.spec)!.currency}`) : null,
+          study && hasCost(study.spec) ? h('dt', {}, 'cost') : null,
+          study && hasCost(study.spec)
+            ? h('dd', { 'data-test': 'trial-cost' }, `${formatNumber(trial.cost ?? 0)} ${budgetOf(study.spec)?.currency ?? 'USD'}`)
+            : null,
           h('dt', {}, 'exit'), h('dd', {}, trial.exitSignal ? `signal ${trial.exitSignal}`
             : trial.exitCode !== undefined ? `code ${trial.exitCode}` : ''))),
         table(['parameter', 'value'], Object.entries(trial.parameters ?? {}).map(([name, value]) =>

@@ -1,7 +1,7 @@
 // The study page's trial table: filtered by state and parameter ranges,
 // sorted and paged on the server (GET .../trials), exported as CSV with the
 // same filter (GET .../trials.csv).
-import { budgetOf, get, Study, Trial, TrialList } from './api';
+import { get, hasCost, Study, Trial, TrialList } from './api';
 import { clear, errorBox, formatNumber, formatTime, h, stateBadge } from './dom';
 
 const kStates = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED', 'INFEASIBLE'];
@@ -110,7 +110,8 @@ export class TrialTable {
           sortable('#', 'number'), sortable('State', 'state'), sortable(this.study.spec.objective.metric, 'objective'),
           ...params.map((name) => sortable(name, `params.${name}`)),
           ...metrics.map((name) => h('th', {}, name)),
-          budgetOf(this.study.spec) ? h('th', {}, 'Cost') : null,
+          this.study.spec.worker.gpusPerTrial ? h('th', {}, 'GPUs') : null,
+          hasCost(this.study.spec) ? h('th', {}, 'Cost') : null,
           h('th', {}, 'Started'), h('th', {}, 'Message'))),
         rows),
       this.pager(list));
@@ -126,7 +127,8 @@ export class TrialTable {
         return h('td', {}, typeof value === 'string' ? value : formatNumber(value));
       }),
       ...metrics.map((name) => h('td', {}, formatNumber(trial.finalMetrics?.[name]))),
-      budgetOf(this.study.spec) ? h('td', {}, formatNumber(trial.cost ?? 0)) : null,
+      this.study.spec.worker.gpusPerTrial ? h('td', { 'data-test': 'trial-gpus' }, (trial.gpus ?? []).join(',')) : null,
+      hasCost(this.study.spec) ? h('td', { 'data-test': 'trial-cost' }, formatNumber(trial.cost ?? 0)) : null,
       h('td', {}, formatTime(trial.startTime)),
       h('td', { class: 'muted', title: trial.stateMessage }, trial.stateMessage));
   }
