@@ -153,7 +153,9 @@ def hostile(tmp_path_factory):
             yaml=HELD_STUDY, base_dir=workspace.path), ADMIN)
         assert code == grpc.StatusCode.OK, details
         tokens = os.path.join(workspace.path, "tokens")
-        assert wait_until(lambda: os.path.exists(os.path.join(tokens, "2.json")), timeout=60)
+        # Trials 1 and 2 start together, in either order.
+        assert wait_until(lambda: all(os.path.exists(os.path.join(tokens, f"{n}.json"))
+                                      for n in (1, 2)), timeout=60)
         h.done = h.tokens(1)
         open(os.path.join(workspace.path, f"release-{h.done['id']}"), "w").close()
         assert wait_until(lambda: os.path.exists(os.path.join(tokens, "3.json")), timeout=60)
