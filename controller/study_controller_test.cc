@@ -406,6 +406,33 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   EXPECT_EQ(trials[0].attempt(), 2);
 }
 
+TEST_F(StudyControllerTest, ResumeKeepsTheAcknowledgedResultOfATrialLeftRunning) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  v1::Trial finished;  // FinishTrial acknowledged; the server died before the exit
+  finished.set_study_id(study.id());
+  finished.set_number(1);
+  (*finished.mutable_parameters())["x"].set_number_value(0.25);
+  finished.set_state(v1::Trial::RUNNING);
+  finished.set_attempt(1);
+  finished.mutable_local_worker()->set_pid(999999);
+  (*finished.mutable_final_metrics())[study.spec().objective().metric()] = 7;
+  auto created = store_->CreateTrials({finished});
+  ASSERT_TRUE(created.ok());
+
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    return Succeed(Param(launch, "x"));
+  });
+  RunStudy(study, executor);
+  EXPECT_THAT(executor.reclaimed(),
+              ::testing::ElementsAre(created->front().id()));
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
+  EXPECT_DOUBLE_EQ(trials[0].objective(), 7);
+  EXPECT_EQ(trials[0].attempt(), 1);
+  EXPECT_FALSE(trials[0].has_local_worker());
+}
+
 TEST_F(StudyControllerTest, GridEndsWhenTheSpaceIsUsedUp) {
   const std::string yaml = R"(
 name: grid
