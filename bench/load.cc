@@ -13,12 +13,12 @@
 // database.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,8 +107,8 @@ double RssMib(pid_t pid) {
 int ThreadCount(pid_t pid) {
   std::error_code error;
   int n = 0;
-  for (auto it = fs::directory_iterator(absl::StrCat("/proc/", pid, "/task"),
-                                        error);
+  for (auto it =
+           fs::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error);
        !error && it != fs::directory_iterator(); it.increment(error)) {
     ++n;
   }
@@ -120,9 +120,9 @@ pid_t StartServer(const Flags& flags, const fs::path& dir,
   const std::string db = (dir / "vernier.db").string();
   const std::string out = (dir / "serve.out").string();
   const std::string err = (dir / "serve.err").string();
-  std::vector<std::string> args = {flags.vernier, "serve",  "--db",
-                                   db,            "--grpc", address,
-                                   "--http",      "127.0.0.1:0"};
+  std::vector<std::string> args = {
+      flags.vernier, "serve", "--db",   db,
+      "--grpc",      address, "--http", "127.0.0.1:0"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -231,8 +231,7 @@ class Load {
   };
   Result TakeResult() {
     std::lock_guard<std::mutex> lock(mu_);
-    return {std::move(acked_), std::move(latencies_ms_), failed_,
-            first_error_};
+    return {std::move(acked_), std::move(latencies_ms_), failed_, first_error_};
   }
 
  private:
@@ -255,8 +254,8 @@ class Load {
 
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
-  const size_t k = std::min(values.size() - 1,
-                            static_cast<size_t>(p * values.size()));
+  const size_t k =
+      std::min(values.size() - 1, static_cast<size_t>(p * values.size()));
   std::nth_element(values.begin(), values.begin() + k, values.end());
   return values[k];
 }
@@ -326,8 +325,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < flags.channels; ++i) {
     grpc::ChannelArguments arguments;
     arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stubs.push_back(vernier::v1::TrialService::NewStub(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), arguments)));
+    stubs.push_back(
+        vernier::v1::TrialService::NewStub(grpc::CreateCustomChannel(
+            address, grpc::InsecureChannelCredentials(), arguments)));
   }
   Load load(std::move(stubs), trials);
 
@@ -339,23 +339,28 @@ int main(int argc, char** argv) {
   std::vector<RssSample> rss;
   auto next_sample = start;
   int64_t sent = 0;
-  for (int64_t k = 0;; ++k) {
+  // Sends stop at `end` even when the schedule fell behind (a starved
+  // machine); `late` counts the reports sent over 10 ms after their time.
+  int64_t late = 0;
+  for (int64_t k = 0; Clock::now() < end; ++k) {
     const auto period_start =
         start + std::chrono::duration_cast<Clock::duration>(period * k);
     if (period_start >= end) break;
-    for (size_t i = 0; i < trials.size(); ++i) {
+    for (size_t i = 0; i < trials.size() && Clock::now() < end; ++i) {
       const auto at =
           period_start + std::chrono::duration_cast<Clock::duration>(
                              period * (static_cast<double>(i) / trials.size()));
       std::this_thread::sleep_until(at);
+      if (Clock::now() - at > std::chrono::milliseconds(10)) ++late;
       load.Send(i, k);
       ++sent;
       if (Clock::now() >= next_sample) {
         rss.push_back(
             {std::chrono::duration<double>(Clock::now() - start).count(),
              RssMib(server), ThreadCount(server)});
-        next_sample += std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(flags.rss_every));
+        next_sample =
+            Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(flags.rss_every));
       }
     }
   }
@@ -421,6 +426,8 @@ int main(int argc, char** argv) {
   std::printf("  workers started in  %.1f s\n", launch_seconds);
   std::printf("  reports sent        %lld (%.0f/s offered)\n",
               static_cast<long long>(sent), sent / load_seconds);
+  std::printf("  sent late (>10 ms)  %.1f%% (behind schedule)\n",
+              sent > 0 ? 100.0 * late / sent : 0.0);
   std::printf("  acknowledged        %zu (%.0f/s)\n", result.acked.size(),
               result.acked.size() / load_seconds);
   std::printf("  failed              %lld%s%s\n",
@@ -431,8 +438,9 @@ int main(int argc, char** argv) {
               Percentile(result.latencies_ms, 0.50),
               Percentile(result.latencies_ms, 0.99),
               Percentile(result.latencies_ms, 1.0));
-  std::printf("  lost acks           %lld (acknowledged, not in the database)\n",
-              static_cast<long long>(lost));
+  std::printf(
+      "  lost acks           %lld (acknowledged, not in the database)\n",
+      static_cast<long long>(lost));
   std::printf("  completions failed  %d; study ended %s\n", finish_failures,
               study_state.c_str());
   std::printf("\n  server memory\n  %8s  %9s  %7s\n", "t (s)", "RSS (MiB)",
@@ -453,9 +461,10 @@ int main(int argc, char** argv) {
   }
   const double growth = (rss.back().rss_mib - from->rss_mib) / from->rss_mib;
   const bool flat = growth < 0.10;
-  std::printf("\n  memory %s: %.1f MiB at %.0f s -> %.1f MiB at the end (%+.1f%%)\n",
-              flat ? "flat" : "NOT FLAT", from->rss_mib, from->at_seconds,
-              rss.back().rss_mib, 100 * growth);
+  std::printf(
+      "\n  memory %s: %.1f MiB at %.0f s -> %.1f MiB at the end (%+.1f%%)\n",
+      flat ? "flat" : "NOT FLAT", from->rss_mib, from->at_seconds,
+      rss.back().rss_mib, 100 * growth);
   std::printf("  workdir %s\n", dir.c_str());
   return lost == 0 && flat && result.failed == 0 ? 0 : 1;
 }

@@ -118,9 +118,8 @@ absl::Status StudyControllerImpl::Recover() {
       if (trial.final_metrics().contains(metric)) {
         // Its worker's FinishTrial was acknowledged: that result stands, and
         // running the trial again would overwrite it.
-        spdlog::info(
-            "study {}: trial {} had completed when the last run ended",
-            study_.name(), trial.number());
+        spdlog::info("study {}: trial {} had completed when the last run ended",
+                     study_.name(), trial.number());
         EndWithAcknowledgedResult(trial);
       } else {
         spdlog::info(

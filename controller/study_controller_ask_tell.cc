@@ -81,13 +81,13 @@ absl::Status StudyControllerImpl::Handle(TellRequested event) {
   if (event.infeasible) {
     told.set_state(v1::Trial::INFEASIBLE);
     told.set_state_message(event.infeasible_reason.empty()
-                                 ? "marked infeasible by its client"
-                                 : event.infeasible_reason);
+                               ? "marked infeasible by its client"
+                               : event.infeasible_reason);
   } else {
     const double objective = event.metrics.at(metric);
     told.set_objective(objective);
     told.set_state(std::isfinite(objective) ? v1::Trial::SUCCEEDED
-                                              : v1::Trial::INFEASIBLE);
+                                            : v1::Trial::INFEASIBLE);
     if (!std::isfinite(objective)) {
       told.set_state_message(absl::StrCat(metric, " is not finite"));
     }

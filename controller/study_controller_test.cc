@@ -406,9 +406,11 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   EXPECT_EQ(trials[0].attempt(), 2);
 }
 
-TEST_F(StudyControllerTest, ResumeKeepsTheAcknowledgedResultOfATrialLeftRunning) {
+TEST_F(StudyControllerTest,
+       ResumeKeepsTheAcknowledgedResultOfATrialLeftRunning) {
   v1::Study study = MakeStudy(Yaml("{max: 2}"));
-  v1::Trial finished;  // FinishTrial acknowledged; the server died before the exit
+  // Its FinishTrial was acknowledged; the server died before it exited.
+  v1::Trial finished;
   finished.set_study_id(study.id());
   finished.set_number(1);
   (*finished.mutable_parameters())["x"].set_number_value(0.25);

@@ -289,8 +289,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
                           std::move(db), std::move(options.on_commit),
                           options.test_limits_file.empty()
                               ? nullptr
-                              : WriterLimitsFromFile(
-                                    options.test_limits_file)),
+                              : WriterLimitsFromFile(options.test_limits_file)),
                       std::make_unique<ReaderPool>(path)));
 }
 

@@ -49,9 +49,10 @@ void Apply(SQLite::Database& db, const std::string& path) {
         !absl::SimpleAtoi(absl::StripAsciiWhitespace(name_value.second),
                           &value) ||
         value < 0) {
-      spdlog::warn("storage limits {}: ignoring '{}' (want max_page_count=N "
-                   "or query_only=0|1)",
-                   path, std::string(text));
+      spdlog::warn(
+          "storage limits {}: ignoring '{}' (want max_page_count=N "
+          "or query_only=0|1)",
+          path, std::string(text));
       continue;
     }
     db.exec(absl::StrCat("PRAGMA ", name, " = ", value));
