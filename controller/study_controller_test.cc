@@ -381,8 +381,9 @@ TEST_F(StudyControllerTest, StopRequestThenResumeFinishesExactlyMaxTrials) {
     EXPECT_EQ(trial.state(), v1::Trial::SUCCEEDED);
 }
 
-TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
-  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+// Trial 1 of `study`, RUNNING in its first attempt, as a process that
+// crashed left it.
+v1::Trial LeftRunning(const v1::Study& study) {
   v1::Trial left;
   left.set_study_id(study.id());
   left.set_number(1);
@@ -390,7 +391,12 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   left.set_state(v1::Trial::RUNNING);
   left.set_attempt(1);
   left.mutable_local_worker()->set_pid(999999);
-  auto created = store_->CreateTrials({left});
+  return left;
+}
+
+TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  auto created = store_->CreateTrials({LeftRunning(study)});
   ASSERT_TRUE(created.ok());
 
   FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
@@ -410,13 +416,7 @@ TEST_F(StudyControllerTest,
        ResumeKeepsTheAcknowledgedResultOfATrialLeftRunning) {
   v1::Study study = MakeStudy(Yaml("{max: 2}"));
   // Its FinishTrial was acknowledged; the server died before it exited.
-  v1::Trial finished;
-  finished.set_study_id(study.id());
-  finished.set_number(1);
-  (*finished.mutable_parameters())["x"].set_number_value(0.25);
-  finished.set_state(v1::Trial::RUNNING);
-  finished.set_attempt(1);
-  finished.mutable_local_worker()->set_pid(999999);
+  v1::Trial finished = LeftRunning(study);
   (*finished.mutable_final_metrics())[study.spec().objective().metric()] = 7;
   auto created = store_->CreateTrials({finished});
   ASSERT_TRUE(created.ok());
