@@ -198,12 +198,15 @@ def wait_for_phase(chaos, phase, rng):
 
 def test_sigkill_at_seeded_moments(tmp_path, long_run, chaos_seed):
     kills = 200 if long_run else 25
-    max_trials = 120 if long_run else 20
+    # Enough trials that the study is still running at the last kill (about
+    # one trial ends per kill); `active_at_kill` shows it.
+    max_trials = 320 if long_run else 40
     chaos = Chaos(str(tmp_path))
     with open(os.path.join(chaos.path, "study.yaml"), "w") as f:
         f.write(study_yaml(max_trials, parallel=3, steps=12))
     rng = random.Random(chaos_seed)
     seen = {phase: 0 for phase in PHASES}
+    active_at_kill = 0
     try:
         chaos.start()
         submit = subprocess.run([VERNIER, "submit", "study.yaml", "--server", chaos.address],
@@ -214,6 +217,7 @@ def test_sigkill_at_seeded_moments(tmp_path, long_run, chaos_seed):
             if wait_for_phase(chaos, phase, rng):
                 seen[phase] += 1
             before = chaos.workers()
+            active_at_kill += chaos.study_state() == 1
             chaos.kill()
             # Workers die with the server that started them.
             assert wait_until(lambda: not chaos.workers(), timeout=10), (
@@ -226,7 +230,8 @@ def test_sigkill_at_seeded_moments(tmp_path, long_run, chaos_seed):
         assert chaos.process.poll() is None, chaos.errors()
     finally:
         chaos.stop()
-    print(f"seed {chaos_seed}: {kills} kills, phases seen {seen}")
+    print(f"seed {chaos_seed}: {kills} kills, {active_at_kill} while the study was active, "
+          f"phases seen {seen}")
 
     assert chaos.study_state() == 2  # DONE
     assert not chaos.workers()
