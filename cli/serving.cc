@@ -80,12 +80,14 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenDatabase(
     const std::string& path, web::Metrics* metrics) {
+  const char* limits = std::getenv("VERNIER_TEST_STORAGE_LIMITS");
   return storage::OpenSqliteStore(
       path, storage::SqliteStoreOptions{
-                .on_commit = [metrics](size_t writes,
-                                       std::chrono::nanoseconds commit) {
-                  metrics->StorageCommit(writes, absl::FromChrono(commit));
-                }});
+                .on_commit =
+                    [metrics](size_t writes, std::chrono::nanoseconds commit) {
+                      metrics->StorageCommit(writes, absl::FromChrono(commit));
+                    },
+                .test_limits_file = limits != nullptr ? limits : ""});
 }
 
 void Serving::Shutdown() {

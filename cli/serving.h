@@ -61,6 +61,8 @@ struct Observability {
 };
 
 // Opens the SQLite database at `path`, its commits measured into `metrics`.
+// Test-only: $VERNIER_TEST_STORAGE_LIMITS names a limits file that fakes a
+// full disk or a read-only database (see storage/writer_limits.h).
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenDatabase(
     const std::string& path, web::Metrics* metrics);
 

@@ -113,14 +113,24 @@ absl::Status StudyControllerImpl::Recover() {
       if (absl::Status reclaimed = executor_->Reclaim(trial); !reclaimed.ok()) {
         return reclaimed;
       }
-      spdlog::info(
-          "study {}: trial {} was running when the last run ended; "
-          "it runs again",
-          study_.name(), trial.number());
       // Its worker held its devices until now: charged once, in this write.
       ChargeAttempt(trial);
-      trial.set_state(v1::Trial::PENDING);
-      trial.set_state_message("interrupted; runs again");
+      const std::string& metric = spec().objective().metric();
+      if (trial.final_metrics().contains(metric)) {
+        // Its worker's FinishTrial was acknowledged: that result stands, and
+        // running the trial again would overwrite it.
+        spdlog::info("study {}: trial {} had completed when the last run ended",
+                     study_.name(), trial.number());
+        EndWithAcknowledgedResult(trial);
+      } else {
+        spdlog::info(
+            "study {}: trial {} was running when the last run ended; "
+            "it runs again",
+            study_.name(), trial.number());
+        trial.set_state(v1::Trial::PENDING);
+        trial.set_state_message("interrupted; runs again");
+      }
+      trial.clear_local_worker();
       if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
     }
     trials_[trial.id()] = std::move(trial);
@@ -135,6 +145,22 @@ absl::Status StudyControllerImpl::Recover() {
   }
   CheckEndConditions();
   return absl::OkStatus();
+}
+
+void StudyControllerImpl::EndWithAcknowledgedResult(v1::Trial& trial) {
+  const double objective =
+      trial.final_metrics().at(spec().objective().metric());
+  trial.set_objective(objective);
+  *trial.mutable_end_time() = ToProto(options_.now());
+  if (std::isfinite(objective)) {
+    trial.set_state(v1::Trial::SUCCEEDED);
+    trial.set_state_message(
+        "completed; the server ended before its worker exited");
+  } else {
+    trial.set_state(v1::Trial::INFEASIBLE);
+    trial.set_state_message(
+        absl::StrCat(spec().objective().metric(), " is not finite"));
+  }
 }
 
 absl::Status StudyControllerImpl::Advance() {
@@ -529,7 +555,17 @@ absl::Status StudyControllerImpl::Handle(SuggestionsReady event) {
   }
   absl::StatusOr<std::vector<v1::Trial>> created =
       store_->CreateTrials(std::move(fresh));
-  if (!created.ok()) return created.status();
+  if (!created.ok()) {
+    // The disk is full or the database read-only: the asking client learns
+    // it and may ask again; the study carries on, nothing was stored.
+    if (ask != nullptr && absl::IsUnavailable(created.status())) {
+      asks_.front().done(created.status());
+      asks_.pop_front();
+      asked_algorithm_ = false;
+      return absl::OkStatus();
+    }
+    return created.status();
+  }
   for (v1::Trial& trial : *created) trials_[trial.id()] = std::move(trial);
   return absl::OkStatus();
 }

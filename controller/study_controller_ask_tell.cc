@@ -72,28 +72,32 @@ absl::Status StudyControllerImpl::Handle(TellRequested event) {
                      "' is missing (or mark the trial infeasible)")));
     return absl::OkStatus();
   }
+  // Changed in memory only once stored: a refused write leaves it RUNNING.
+  v1::Trial told = *trial;
   for (const auto& [name, value] : event.metrics) {
-    (*trial->mutable_final_metrics())[name] = value;
+    (*told.mutable_final_metrics())[name] = value;
   }
-  *trial->mutable_end_time() = ToProto(options_.now());
+  *told.mutable_end_time() = ToProto(options_.now());
   if (event.infeasible) {
-    trial->set_state(v1::Trial::INFEASIBLE);
-    trial->set_state_message(event.infeasible_reason.empty()
-                                 ? "marked infeasible by its client"
-                                 : event.infeasible_reason);
+    told.set_state(v1::Trial::INFEASIBLE);
+    told.set_state_message(event.infeasible_reason.empty()
+                               ? "marked infeasible by its client"
+                               : event.infeasible_reason);
   } else {
     const double objective = event.metrics.at(metric);
-    trial->set_objective(objective);
-    trial->set_state(std::isfinite(objective) ? v1::Trial::SUCCEEDED
-                                              : v1::Trial::INFEASIBLE);
+    told.set_objective(objective);
+    told.set_state(std::isfinite(objective) ? v1::Trial::SUCCEEDED
+                                            : v1::Trial::INFEASIBLE);
     if (!std::isfinite(objective)) {
-      trial->set_state_message(absl::StrCat(metric, " is not finite"));
+      told.set_state_message(absl::StrCat(metric, " is not finite"));
     }
   }
-  if (absl::Status s = store_->UpdateTrial(*trial); !s.ok()) {
+  if (absl::Status s = store_->UpdateTrial(told); !s.ok()) {
     event.done(s);
-    return s;
+    // The disk is full or the database read-only: the client may tell again.
+    return absl::IsUnavailable(s) ? absl::OkStatus() : s;
   }
+  *trial = std::move(told);
   event.done(*trial);
   if (options_.on_trial_finished) options_.on_trial_finished(*trial);
   CheckEndConditions();

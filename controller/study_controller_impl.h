@@ -159,7 +159,13 @@ class StudyControllerImpl final : public StudyController {
   }
   absl::Duration stop_grace() const;
 
+  // Loads the stored trials; a trial left RUNNING by a process that ended
+  // has its worker reclaimed and runs again, unless its FinishTrial was
+  // acknowledged (EndWithAcknowledgedResult).
   absl::Status Recover();
+  // Ends a trial whose final metrics hold the objective: SUCCEEDED, or
+  // INFEASIBLE for a value that is not finite. Does not store it.
+  void EndWithAcknowledgedResult(v1::Trial& trial);
   // Starts whatever can start now; ends the study when nothing can.
   absl::Status Advance();
   absl::Status Launch(v1::Trial& trial);

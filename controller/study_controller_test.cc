@@ -381,8 +381,9 @@ TEST_F(StudyControllerTest, StopRequestThenResumeFinishesExactlyMaxTrials) {
     EXPECT_EQ(trial.state(), v1::Trial::SUCCEEDED);
 }
 
-TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
-  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+// Trial 1 of `study`, RUNNING in its first attempt, as a process that
+// crashed left it.
+v1::Trial LeftRunning(const v1::Study& study) {
   v1::Trial left;
   left.set_study_id(study.id());
   left.set_number(1);
@@ -390,7 +391,12 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   left.set_state(v1::Trial::RUNNING);
   left.set_attempt(1);
   left.mutable_local_worker()->set_pid(999999);
-  auto created = store_->CreateTrials({left});
+  return left;
+}
+
+TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  auto created = store_->CreateTrials({LeftRunning(study)});
   ASSERT_TRUE(created.ok());
 
   FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
@@ -404,6 +410,29 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
   EXPECT_DOUBLE_EQ(trials[0].objective(), 0.25);
   EXPECT_EQ(trials[0].attempt(), 2);
+}
+
+TEST_F(StudyControllerTest,
+       ResumeKeepsTheAcknowledgedResultOfATrialLeftRunning) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  // Its FinishTrial was acknowledged; the server died before it exited.
+  v1::Trial finished = LeftRunning(study);
+  (*finished.mutable_final_metrics())[study.spec().objective().metric()] = 7;
+  auto created = store_->CreateTrials({finished});
+  ASSERT_TRUE(created.ok());
+
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    return Succeed(Param(launch, "x"));
+  });
+  RunStudy(study, executor);
+  EXPECT_THAT(executor.reclaimed(),
+              ::testing::ElementsAre(created->front().id()));
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
+  EXPECT_DOUBLE_EQ(trials[0].objective(), 7);
+  EXPECT_EQ(trials[0].attempt(), 1);
+  EXPECT_FALSE(trials[0].has_local_worker());
 }
 
 TEST_F(StudyControllerTest, GridEndsWhenTheSpaceIsUsedUp) {

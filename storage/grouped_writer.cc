@@ -108,9 +108,11 @@ absl::Status SqliteErrorToStatus(const SQLite::Exception& error,
 }
 
 GroupedWriter::GroupedWriter(std::unique_ptr<SQLite::Database> db,
-                             CommitObserver on_commit)
+                             CommitObserver on_commit,
+                             BatchPreparer before_batch)
     : db_(std::move(db)),
       on_commit_(std::move(on_commit)),
+      before_batch_(std::move(before_batch)),
       completion_thread_([this] {
         pthread_setname_np(pthread_self(), "store-acks");
         RunCompletions();
@@ -235,6 +237,14 @@ void GroupedWriter::RunBatch(const Batch& batch) {
       spdlog::error("storage: rollback of a failed batch failed: {}", e.what());
     }
   };
+
+  if (before_batch_) {
+    try {
+      before_batch_(db);
+    } catch (const std::exception& e) {
+      spdlog::error("storage: preparing a batch failed: {}", e.what());
+    }
+  }
 
   bool began = false;
   for (const std::unique_ptr<Entry>& owned : batch) {

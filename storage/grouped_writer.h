@@ -74,10 +74,16 @@ class GroupedWriter final {
   using CommitObserver =
       std::function<void(size_t writes, std::chrono::nanoseconds commit)>;
 
+  // Runs on the writer thread before each batch's transaction, with the
+  // writer's connection (to change its pragmas); must be quick. An exception
+  // it throws is logged and the batch runs anyway.
+  using BatchPreparer = std::function<void(SQLite::Database&)>;
+
   // Takes the connection and starts the writer thread. The connection should
   // already be configured (journal mode, synchronous, foreign keys).
   explicit GroupedWriter(std::unique_ptr<SQLite::Database> db,
-                         CommitObserver on_commit = nullptr);
+                         CommitObserver on_commit = nullptr,
+                         BatchPreparer before_batch = nullptr);
 
   // Runs every write already submitted and every completion (their
   // submitters get their statuses as usual), then stops both threads. No
@@ -124,6 +130,7 @@ class GroupedWriter final {
 
   std::unique_ptr<SQLite::Database> db_;  // writer thread only
   const CommitObserver on_commit_;
+  const BatchPreparer before_batch_;
   // Writer thread only; declared after db_ so they are finalized first.
   std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
 

@@ -19,6 +19,7 @@
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 #include "storage/schema.h"
+#include "storage/writer_limits.h"
 
 namespace vernier::storage {
 namespace {
@@ -285,7 +286,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   return std::unique_ptr<SqliteStore>(
       new SqliteStore(path,
                       std::make_unique<GroupedWriter>(
-                          std::move(db), std::move(options.on_commit)),
+                          std::move(db), std::move(options.on_commit),
+                          options.test_limits_file.empty()
+                              ? nullptr
+                              : WriterLimitsFromFile(options.test_limits_file)),
                       std::make_unique<ReaderPool>(path)));
 }
 

@@ -28,6 +28,9 @@ class ReaderPool;
 struct SqliteStoreOptions {
   // Told of each committed write transaction (see GroupedWriter).
   GroupedWriter::CommitObserver on_commit;
+  // Test-only: a limits file for the writer (see writer_limits.h); empty
+  // for none.
+  std::string test_limits_file;
 };
 
 // Opens the database at `path` as a Store; see SqliteStore::Open.
