@@ -4,6 +4,7 @@
 // every build. Each argument is a file or a folder whose files are all fed,
 // in name order. Exits 1 when an argument cannot be read; a bug in the code
 // under test crashes it (or a sanitizer stops it), as under libFuzzer.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -21,6 +21,7 @@
 
 #include "algorithms/gp/encoding.h"
 #include "algorithms/search_space.h"
+#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "vernier/v1/service.pb.h"
 
@@ -40,6 +41,12 @@ bool SmallGrid(const v1::ParameterSpec& parameter) {
   }
   return true;
 }
+
+// Text-format errors are the input's, not ours: they stay off stderr.
+class QuietErrors final : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int, int, const std::string&) override {}
+};
 
 void CheckDecodes(const SearchSpace& space, const std::vector<double>& point,
                   const char* what) {
@@ -97,10 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vernier::v1::SuggestRequest request;
   google::protobuf::TextFormat::Parser parser;
   parser.AllowPartialMessage(true);
-  // Text-format errors are the input's, not ours: keep them off stderr.
-  class Quiet final : public google::protobuf::io::ErrorCollector {
-    void AddError(int, int, const std::string&) override {}
-  } quiet;
+  vernier::algorithms::QuietErrors quiet;
   parser.RecordErrorsTo(&quiet);
   if (!parser.ParseFromString(
           std::string(reinterpret_cast<const char*>(data), size), &request)) {
