@@ -4,6 +4,7 @@
 #define VERNIER_CLI_COMMANDS_H_
 
 #include <string>
+#include <vector>
 
 namespace vernier::cli {
 
@@ -48,6 +49,8 @@ struct ServeArgs {
   std::string admin_token_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  int max_running_trials = 0;                // 0: no cap
+  std::vector<std::string> max_running_per;  // "LABEL=N" each
 };
 int Serve(const ServeArgs& args);
 

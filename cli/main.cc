@@ -83,6 +83,14 @@ int main(int argc, char** argv) {
                     "PEM certificate for TLS");
   serve->add_option("--tls-key", serve_args.tls_key_file,
                     "PEM private key for TLS");
+  serve
+      ->add_option("--max-running-trials", serve_args.max_running_trials,
+                   "At most N trials run at once across all studies; the "
+                   "rest wait their turn")
+      ->check(CLI::Range(1, 1000000));
+  serve->add_option("--max-running-per", serve_args.max_running_per,
+                    "LABEL=N: at most N running trials for each value of the "
+                    "study label LABEL (e.g. team=8); repeatable");
 
   cli::QueryArgs query;
   auto add_query = [&](const std::string& name, const std::string& help,

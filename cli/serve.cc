@@ -23,6 +23,17 @@ int Serve(const ServeArgs& args) {
     }
     grpc.admin_token = *std::move(token);
   }
+  controller::RunLimitsSpec run_limits;
+  if (args.max_running_trials > 0) {
+    run_limits.max_running = args.max_running_trials;
+  }
+  for (const std::string& cap : args.max_running_per) {
+    if (absl::Status added = controller::AddLabelCap(cap, run_limits);
+        !added.ok()) {
+      std::cerr << "--max-running-per: " << added.message() << "\n";
+      return kExitBadInput;
+    }
+  }
   web::HttpServerOptions http{.address = args.http_address,
                               .admin_token = grpc.admin_token};
   Observability observability;
@@ -40,7 +51,8 @@ int Serve(const ServeArgs& args) {
                                   const v1::Trial& trial) {
             spdlog::info("study {}: trial {} {}", study.name(), trial.number(),
                          v1::Trial::State_Name(trial.state()));
-          }},
+          },
+          .run_limits = std::move(run_limits)},
       &observability);
   if (!serving.ok()) {
     std::cerr << serving.status().message() << "\n";

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "algorithms/algorithm.h"
@@ -151,12 +152,17 @@ absl::Status StudyControllerImpl::Advance() {
     return absl::OkStatus();
   }
   // Launch pending trials in number order while slots are free and their
-  // devices and the budget allow.
+  // devices, the server's caps and the budget allow. The first that must
+  // wait says why, once, in its state message.
   int running = summary.running;
   for (auto& [id, trial] : trials_) {
     if (running >= parallel()) break;
     if (trial.state() != v1::Trial::PENDING) continue;
-    if (!AcquireFor(trial)) break;
+    std::string waiting_for;
+    if (!AcquireFor(trial, &waiting_for)) {
+      if (absl::Status s = ShowWaiting(trial, waiting_for); !s.ok()) return s;
+      break;
+    }
     if (absl::Status s = Launch(trial); !s.ok()) {
       ReleaseFor(trial.id());
       return s;
@@ -183,6 +189,19 @@ absl::Status StudyControllerImpl::Advance() {
     return FinishStudy();
   }
   return absl::OkStatus();
+}
+
+absl::Status StudyControllerImpl::ShowWaiting(v1::Trial& trial,
+                                              const std::string& waiting_for) {
+  constexpr absl::string_view kWaiting = "waiting for ";
+  const std::string message = absl::StrCat(kWaiting, waiting_for);
+  if (trial.state_message() == message ||
+      !(trial.state_message().empty() ||
+        absl::StartsWith(trial.state_message(), kWaiting))) {
+    return absl::OkStatus();
+  }
+  trial.set_state_message(message);
+  return store_->UpdateTrial(trial);
 }
 
 absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {

@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controller/run_limits.h"
 #include "controller/study_summary.h"
 #include "controller/trial_registry.h"
 #include "storage/store.h"
@@ -75,6 +76,8 @@ struct StudyControllerOptions {
   // Must outlive the controller; null when there are none to give.
   trial_runner::DevicePool* gpus = nullptr;
   trial_runner::DevicePool* cpus = nullptr;
+  // The server's caps on running trials (RunLimits); null: none.
+  RunLimits* run_limits = nullptr;
   // Told how long each Algorithm::Suggest call took, on the suggestion
   // thread. Must be quick; may be empty.
   std::function<void(absl::Duration)> on_suggestion;

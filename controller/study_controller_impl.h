@@ -163,6 +163,10 @@ class StudyControllerImpl final : public StudyController {
   // Starts whatever can start now; ends the study when nothing can.
   absl::Status Advance();
   absl::Status Launch(v1::Trial& trial);
+  // Records on a PENDING trial what it waits for ("waiting for 1 free GPU"),
+  // when that changed, unless its message says something else (why it runs
+  // again).
+  absl::Status ShowWaiting(v1::Trial& trial, const std::string& waiting_for);
   void RequestSuggestions(int count);
 
   absl::Status Handle(Event event);
@@ -217,9 +221,10 @@ class StudyControllerImpl final : public StudyController {
   absl::Status FinishStudy();
 
   // --- Devices and money (study_controller_resources.cc) ---
-  // Takes what `trial` needs to start: room in the budget, its GPUs and
-  // cores. True when it may launch now, holding them (see held_).
-  bool AcquireFor(const v1::Trial& trial);
+  // Takes what `trial` needs to start: room in the budget, a slot under the
+  // server's caps, its GPUs and cores. True when it may launch now, holding
+  // them (see held_); else false with `waiting_for` saying what it waits for.
+  bool AcquireFor(const v1::Trial& trial, std::string* waiting_for);
   // Puts the devices `trial` holds into its launch and its record.
   void AssignDevices(v1::Trial& trial, trial_runner::TrialLaunch& launch);
   // Gives back what a trial held; nothing when it held nothing.
@@ -236,7 +241,7 @@ class StudyControllerImpl final : public StudyController {
   // as the remainder buys (0 when not one).
   int BudgetRoom() const;
   CostBalance Balance() const;
-  // Leaves the device queues: nothing waits to start.
+  // Leaves the device and slot queues: nothing waits to start.
   void WithdrawFromPools();
 
   v1::Trial* FindTrial(int64_t trial_id);
@@ -286,6 +291,7 @@ class StudyControllerImpl final : public StudyController {
   struct HeldDevices {
     std::vector<std::string> gpus;
     std::vector<std::string> cpus;
+    RunLimits::Grant run_slots;
   };
   // What each trial that is launching or running holds, by trial id.
   std::map<int64_t, HeldDevices> held_;

@@ -37,17 +37,40 @@ int StudyControllerImpl::BudgetRoom() const {
   return balance.affordable_trials.value_or(kAll);
 }
 
-bool StudyControllerImpl::AcquireFor(const v1::Trial& trial) {
-  if (BudgetRoom() == 0) return false;
+bool StudyControllerImpl::AcquireFor(const v1::Trial& trial,
+                                     std::string* waiting_for) {
+  if (BudgetRoom() == 0) {
+    *waiting_for = "room in the budget";
+    return false;
+  }
+  HeldDevices devices;
+  if (options_.run_limits != nullptr) {
+    std::optional<RunLimits::Grant> slots = options_.run_limits->TryAcquire(
+        study_.id(), spec().labels(), waiting_for);
+    if (!slots.has_value()) return false;
+    devices.run_slots = *std::move(slots);
+  }
+  auto give_back = [&] {
+    if (options_.run_limits != nullptr) {
+      options_.run_limits->Release(devices.run_slots);
+    }
+    if (options_.gpus != nullptr) options_.gpus->Release(devices.gpus);
+  };
   const v1::WorkerSpec& worker = spec().worker();
   const std::vector<std::string> allowed_gpus(worker.gpus().begin(),
                                               worker.gpus().end());
-  HeldDevices devices;
   if (worker.gpus_per_trial() > 0) {
-    if (options_.gpus == nullptr) return false;
-    std::optional<std::vector<std::string>> gpus = options_.gpus->TryAcquire(
-        study_.id(), worker.gpus_per_trial(), allowed_gpus);
-    if (!gpus.has_value()) return false;
+    std::optional<std::vector<std::string>> gpus;
+    if (options_.gpus != nullptr) {
+      gpus = options_.gpus->TryAcquire(study_.id(), worker.gpus_per_trial(),
+                                       allowed_gpus);
+    }
+    if (!gpus.has_value()) {
+      give_back();
+      *waiting_for = absl::StrCat(worker.gpus_per_trial(), " free GPU",
+                                  worker.gpus_per_trial() > 1 ? "s" : "");
+      return false;
+    }
     devices.gpus = *std::move(gpus);
   }
   if (worker.cpus_per_trial() > 0) {
@@ -57,7 +80,9 @@ bool StudyControllerImpl::AcquireFor(const v1::Trial& trial) {
                                        {});
     }
     if (!cpus.has_value()) {
-      if (options_.gpus != nullptr) options_.gpus->Release(devices.gpus);
+      give_back();
+      *waiting_for = absl::StrCat(worker.cpus_per_trial(), " free CPU core",
+                                  worker.cpus_per_trial() > 1 ? "s" : "");
       return false;
     }
     devices.cpus = *std::move(cpus);
@@ -89,6 +114,9 @@ void StudyControllerImpl::ReleaseFor(int64_t trial_id) {
   if (it == held_.end()) return;
   if (options_.gpus != nullptr) options_.gpus->Release(it->second.gpus);
   if (options_.cpus != nullptr) options_.cpus->Release(it->second.cpus);
+  if (options_.run_limits != nullptr) {
+    options_.run_limits->Release(it->second.run_slots);
+  }
   held_.erase(it);
 }
 
@@ -99,6 +127,9 @@ void StudyControllerImpl::ChargeAttempt(v1::Trial& trial) {
 void StudyControllerImpl::WithdrawFromPools() {
   if (options_.gpus != nullptr) options_.gpus->Withdraw(study_.id());
   if (options_.cpus != nullptr) options_.cpus->Withdraw(study_.id());
+  if (options_.run_limits != nullptr) {
+    options_.run_limits->Withdraw(study_.id());
+  }
 }
 
 void StudyControllerImpl::CheckBudget() {

@@ -105,6 +105,7 @@ class StudyManagerImpl final : public StudyManager {
     gpus_ = std::make_unique<trial_runner::DevicePool>(std::move(gpus));
     cpus_ = std::make_unique<trial_runner::DevicePool>(
         trial_runner::AvailableCpus());
+    run_limits_ = std::make_unique<RunLimits>(options_.run_limits);
     executor_ = local_executor(
         [this](ExecutorEvent event) { router_.Dispatch(std::move(event)); });
   }
@@ -337,6 +338,7 @@ class StudyManagerImpl final : public StudyManager {
     options.registry = &registry_;
     options.gpus = gpus_.get();
     options.cpus = cpus_.get();
+    options.run_limits = run_limits_.get();
     options.now = options_.now;
     options.on_progress = options_.on_progress;
     options.on_suggestion = options_.on_suggestion;
@@ -409,6 +411,7 @@ class StudyManagerImpl final : public StudyManager {
   // Shared by every study's trials; outlive the controllers below.
   std::unique_ptr<trial_runner::DevicePool> gpus_;
   std::unique_ptr<trial_runner::DevicePool> cpus_;
+  std::unique_ptr<RunLimits> run_limits_;
   std::string gpu_discovery_error_;  // why no GPU was found, if none was
   std::unique_ptr<trial_runner::Executor> executor_;
 

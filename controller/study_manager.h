@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controller/run_limits.h"
 #include "controller/study_controller.h"
 #include "storage/store.h"
 #include "trial-runner/executor.h"
@@ -53,6 +54,8 @@ struct StudyManagerOptions {
   // the ones `nvidia_smi` lists when the manager is created.
   std::optional<std::vector<std::string>> gpus;
   std::string nvidia_smi = "nvidia-smi";
+  // Caps on running trials across the manager's studies (RunLimits).
+  RunLimitsSpec run_limits;
   // Builds the executor of one study whose workers are not local processes
   // (worker.kind kubernetes); it posts to `sink` and is shut down when the
   // study's loop ends. Unset: such studies fail to start (UNIMPLEMENTED).

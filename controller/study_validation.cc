@@ -159,6 +159,11 @@ class Validator {
       Add("name", absl::StrCat("must be at most ", kMaxStudyNameLength,
                                " characters (got ", name.size(), ")"));
     }
+    if (spec_.description().size() > kMaxDescriptionBytes) {
+      Add("description",
+          absl::StrCat("must be at most ", kMaxDescriptionBytes, " bytes (got ",
+                       spec_.description().size(), ")"));
+    }
   }
 
   // Adds an error at `path` when `metric` is not a valid metric name.
@@ -172,6 +177,9 @@ class Validator {
       Add(path,
           "'step' is reserved: it numbers the measurements of a trial, so it "
           "cannot be a metric");
+    } else if (metric.size() > kMaxMetricNameLength) {
+      Add(path, absl::StrCat("must be at most ", kMaxMetricNameLength,
+                             " characters (got ", metric.size(), ")"));
     }
   }
 

@@ -16,6 +16,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "controller/yaml_reader.h"
+#include "google/protobuf/stubs/common.h"
+#include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
@@ -78,6 +80,29 @@ using v1::ParameterSpec;
 // The placeholder of a malformed number: the validator skips non-finite
 // values that already carry an error.
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The error for text that is not UTF-8, at its first bad byte; nullopt for
+// UTF-8. The check is protobuf's own, which a string field must pass to be
+// stored and read back.
+std::optional<SpecError> NotUtf8(absl::string_view text) {
+  const size_t valid = google::protobuf::internal::UTF8SpnStructurallyValid(
+      google::protobuf::StringPiece(text.data(), text.size()));
+  if (valid == text.size()) return std::nullopt;
+  const absl::string_view before = text.substr(0, valid);
+  const size_t line_start = before.rfind('\n');
+  const int line =
+      1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  const int column = 1 + static_cast<int>(line_start == absl::string_view::npos
+                                              ? valid
+                                              : valid - line_start - 1);
+  return SpecError{
+      "",
+      absl::StrCat(
+          "not UTF-8 (byte 0x",
+          absl::Hex(static_cast<unsigned char>(text[valid]), absl::kZeroPad2),
+          "): save the study as UTF-8"),
+      line, column};
+}
 
 // Walks the YAML tree once: fills the spec with defaults and what the user
 // wrote, and reports shape problems (unknown keys, wrong types, unknown
@@ -581,12 +606,31 @@ void Loader::Kubernetes(const YAML::Node& node, v1::KubernetesWorkerSpec* out) {
 
 LoadedStudy Loader::Load(absl::string_view yaml_text) {
   LoadedStudy loaded;
+  if (yaml_text.size() > kMaxStudyYamlBytes) {
+    loaded.errors.push_back(SpecError{
+        "",
+        absl::StrCat("the study YAML is ", yaml_text.size(), " bytes; at most ",
+                     kMaxStudyYamlBytes, " are read"),
+        1, 1});
+    return loaded;
+  }
+  if (std::optional<SpecError> error = NotUtf8(yaml_text)) {
+    loaded.errors.push_back(*std::move(error));
+    return loaded;
+  }
   YAML::Node root;
   std::optional<YAML::Mark> second_document;
   try {
     const std::string text(yaml_text);
     root = YAML::Load(text);
     second_document = SecondDocument(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp says only "bad file" here.
+    loaded.errors.push_back(
+        SpecError{"", "YAML syntax error: nested more than 2000 levels deep",
+                  e.mark.is_null() ? 0 : e.mark.line + 1,
+                  e.mark.is_null() ? 0 : e.mark.column + 1});
+    return loaded;
   } catch (const YAML::Exception& e) {
     const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
     const int column = e.mark.is_null() ? 0 : e.mark.column + 1;

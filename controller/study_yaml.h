@@ -143,9 +143,19 @@ struct LoadedStudy {
   std::vector<SpecError> errors;
 };
 
+// The largest study YAML LoadStudyYaml reads; a real study is a few KiB.
+inline constexpr size_t kMaxStudyYamlBytes = 1 << 20;
+// The longest metric name a study may declare or a trial report.
+inline constexpr size_t kMaxMetricNameLength = 256;
+// The longest description a study may have, in bytes.
+inline constexpr size_t kMaxDescriptionBytes = 64 << 10;
+
 // Parses and validates `yaml_text`. `base_dir` (absolute) is where a relative
-// worker.working_dir starts: the YAML file's folder. A YAML syntax error is a
-// single error with its position. Otherwise `spec` holds what could be read,
+// worker.working_dir starts: the YAML file's folder. Text over
+// kMaxStudyYamlBytes, text that is not UTF-8 (protobuf strings must be, and
+// the study keeps its YAML), and a YAML syntax error (nesting deeper than
+// yaml-cpp's limit of 2000 levels included) are each a single error with its
+// position. Otherwise `spec` holds what could be read,
 // with the defaults filled in, and `errors` every problem, in the order of
 // their positions.
 LoadedStudy LoadStudyYaml(absl::string_view yaml_text,

@@ -1,4 +1,3 @@
-#include "controller/spec_test_util.h"
 #include "controller/study_yaml.h"
 
 #include <memory>
@@ -6,16 +5,19 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "algorithms/algorithm.h"
+#include "controller/spec_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace vernier::controller {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using v1::ParameterSpec;
@@ -585,6 +587,48 @@ TEST(LoadStudyYamlTest, SyntaxErrorHasAPosition) {
   EXPECT_THAT(loaded.errors[0].message, HasSubstr("YAML syntax error"));
   EXPECT_EQ(loaded.errors[0].line, 3);
   EXPECT_GT(loaded.errors[0].column, 0);
+}
+
+TEST(LoadStudyYamlTest, TextThatIsNotUtf8IsOneErrorAtItsFirstBadByte) {
+  std::string yaml(kMinimal);
+  yaml.insert(yaml.find("minimize"), "caf\xe9 ");
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  ASSERT_EQ(loaded.errors.size(), 1u) << Describe(loaded.errors);
+  EXPECT_EQ(loaded.errors[0].message,
+            "not UTF-8 (byte 0xe9): save the study as UTF-8");
+  EXPECT_EQ(loaded.errors[0].line, 2);
+  EXPECT_EQ(loaded.errors[0].column, 36);
+}
+
+TEST(LoadStudyYamlTest, TextOverTheSizeLimitIsNotParsed) {
+  std::string yaml(kMinimal);
+  yaml.append(kMaxStudyYamlBytes, '#');
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  ASSERT_EQ(loaded.errors.size(), 1u) << Describe(loaded.errors);
+  EXPECT_THAT(loaded.errors[0].message,
+              HasSubstr("bytes; at most 1048576 are read"));
+}
+
+TEST(LoadStudyYamlTest, NestingPastYamlCppsLimitSaysSo) {
+  const std::string yaml = absl::StrCat("name: ", std::string(5000, '['),
+                                        std::string(5000, ']'), "\n");
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  ASSERT_EQ(loaded.errors.size(), 1u) << Describe(loaded.errors);
+  EXPECT_EQ(loaded.errors[0].message,
+            "YAML syntax error: nested more than 2000 levels deep");
+  EXPECT_EQ(loaded.errors[0].line, 1);
+}
+
+TEST(ValidateStudySpecTest, LongMetricNamesAndDescriptionsAreRefused) {
+  LoadedStudy loaded = LoadStudyYaml(kMinimal, kBaseDir);
+  ASSERT_TRUE(loaded.errors.empty()) << Describe(loaded.errors);
+  loaded.spec.mutable_objective()->set_metric(
+      std::string(kMaxMetricNameLength + 1, 'm'));
+  loaded.spec.set_description(std::string(kMaxDescriptionBytes + 1, 'd'));
+  EXPECT_THAT(Describe(ValidateStudySpec(loaded.spec)),
+              AllOf(HasSubstr("objective.metric: must be at most 256 "
+                              "characters (got 257)"),
+                    HasSubstr("description: must be at most 65536 bytes")));
 }
 
 TEST(LoadStudyYamlTest, TabIndentationIsASyntaxError) {

@@ -27,6 +27,11 @@ absl::Status CheckMetricNames(
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": a metric name must not be empty"));
     }
+    if (name.size() > controller::kMaxMetricNameLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": a metric name may have at most ",
+          controller::kMaxMetricNameLength, " characters, got ", name.size()));
+    }
   }
   return absl::OkStatus();
 }
@@ -71,6 +76,11 @@ absl::Status CheckNameGiven(absl::string_view field, absl::string_view value) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": must not be empty"));
   }
+  if (value.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be at most ", kMaxNameLength,
+                     " characters, got ", value.size()));
+  }
   return absl::OkStatus();
 }
 
@@ -91,6 +101,11 @@ absl::Status CheckCompleteTrial(const v1::CompleteTrialRequest& request) {
     return s;
   }
   if (absl::Status s = CheckTrialId(request.trial_id()); !s.ok()) return s;
+  if (request.infeasible_reason().size() > kMaxReasonLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("infeasible_reason: must be at most ", kMaxReasonLength,
+                     " characters, got ", request.infeasible_reason().size()));
+  }
   if (!request.infeasible() && request.metrics().empty()) {
     return absl::InvalidArgumentError(
         "metrics: must hold the objective unless infeasible");

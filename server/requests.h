@@ -27,18 +27,27 @@ inline constexpr int kMaxSuggestCount = 1000;
 absl::StatusOr<v1::StudySpec> StudySpecFromRequest(
     const v1::CreateStudyRequest& request);
 
-// `field` names a study (or its name) and must not be empty.
+// The longest name (study, client id) a request may carry; error messages
+// quote names, and a message must fit in gRPC's metadata.
+inline constexpr size_t kMaxNameLength = 256;
+
+// `field` names a study (or its name) or a client: not empty, at most
+// kMaxNameLength bytes.
 absl::Status CheckNameGiven(absl::string_view field, absl::string_view value);
 
 absl::Status CheckSuggestTrials(const v1::SuggestTrialsRequest& request);
+// The longest infeasible_reason a CompleteTrial call may carry.
+inline constexpr size_t kMaxReasonLength = 4096;
+
 absl::Status CheckCompleteTrial(const v1::CompleteTrialRequest& request);
 absl::Status CheckGetTrial(const v1::GetTrialRequest& request);
 // At most this many measurements in one ReportMeasurement call.
 inline constexpr int kMaxMeasurementsPerReport = 1000;
 
 // 1 to kMaxMeasurementsPerReport measurements, each with a step >= 0 and at
-// least one metric, each named; any value, including NaN and infinities, is
-// kept.
+// least one metric, each named with at most
+// controller::kMaxMetricNameLength characters; any value, including NaN and
+// infinities, is kept.
 absl::Status CheckReportMeasurement(
     const v1::ReportMeasurementRequest& request);
 absl::Status CheckFinishTrial(const v1::FinishTrialRequest& request);

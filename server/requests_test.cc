@@ -36,6 +36,36 @@ TEST(StudySpecFromRequestTest, YamlSyntaxErrorHasItsPosition) {
   EXPECT_THAT(spec.status().message(), HasSubstr(":"));
 }
 
+TEST(CheckNameGivenTest, NamesHaveALengthLimit) {
+  EXPECT_TRUE(CheckNameGiven("name", std::string(kMaxNameLength, 'a')).ok());
+  const absl::Status status =
+      CheckNameGiven("name", std::string(kMaxNameLength + 1, 'a'));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "name: must be at most 256 characters, got 257");
+}
+
+TEST(CheckReportMeasurementTest, LongMetricNamesAreRefused) {
+  v1::ReportMeasurementRequest request;
+  request.set_trial_id(1);
+  v1::Measurement* measurement = request.add_measurements();
+  (*measurement->mutable_metrics())[std::string(300, 'm')] = 1.0;
+  const absl::Status status = CheckReportMeasurement(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("measurements[0].metrics: a metric name may have at "
+                        "most 256 characters, got 300"));
+}
+
+TEST(CheckCompleteTrialTest, LongInfeasibleReasonsAreRefused) {
+  v1::CompleteTrialRequest request;
+  request.set_study("s");
+  request.set_trial_id(1);
+  request.set_infeasible(true);
+  request.set_infeasible_reason(std::string(kMaxReasonLength + 1, 'r'));
+  EXPECT_THAT(CheckCompleteTrial(request).message(),
+              HasSubstr("infeasible_reason: must be at most 4096"));
+}
+
 TEST(CheckSuggestTrialsTest, CountMustBeWithinLimits) {
   v1::SuggestTrialsRequest request;
   request.set_study("s");

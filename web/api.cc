@@ -219,14 +219,16 @@ double Seconds(const google::protobuf::Timestamp& time) {
 
 }  // namespace
 
-ApiResponse ErrorResponse(const absl::Status& status) {
+ApiResponse ErrorResponse(const absl::Status& status, int http_code) {
+  if (http_code == 0) http_code = HttpCode(status.code());
   nlohmann::json body = {
       {"error",
-       {{"code", HttpCode(status.code())},
-        {"status", absl::AsciiStrToUpper(absl::StatusCodeToString(status.code()))},
+       {{"code", http_code},
+        {"status",
+         absl::AsciiStrToUpper(absl::StatusCodeToString(status.code()))},
         {"message", std::string(status.message())}}}};
   ApiResponse response;
-  response.status = HttpCode(status.code());
+  response.status = http_code;
   // Messages may quote user input; dump escapes it for JSON, and the page
   // only ever puts it in text nodes.
   response.body =

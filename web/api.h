@@ -26,6 +26,8 @@
 //        ?tail_bytes=N for its last N bytes
 //   POST /api/v1/studies/NAME:stop          Study (once it has stopped)
 //   POST /api/v1/trials/ID:stop             Trial (the stop is under way)
+// Any other method is 405 with an `Allow` header (POST on an action, GET
+// and HEAD elsewhere); a path no endpoint has is 404.
 // Actions (POST) need `Authorization: Bearer TOKEN` when the server has an
 // admin token (401 without it, 403 for another), and the header
 // `X-Requested-By: vernier` always, which no cross-site form can send.
@@ -60,8 +62,9 @@ struct ApiResponse {
   std::string body;
 };
 
-// The error body for `status` (never OK), with its HTTP code.
-ApiResponse ErrorResponse(const absl::Status& status);
+// The error body for `status` (never OK), with its HTTP code; `http_code`,
+// when not 0, replaces the one the status maps to (405 has no status code).
+ApiResponse ErrorResponse(const absl::Status& status, int http_code = 0);
 
 class Api {
  public:

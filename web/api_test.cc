@@ -138,6 +138,7 @@ TEST_F(ApiTest, BadParametersAre400sNamingTheField) {
            {{{"page_size", "5000"}}, "page_size"},
            {{{"page_size", "ten"}}, "page_size"},
            {{{"page_token", "garbage"}}, "page_token"},
+           {{{"page_token", PageToken(kMaxPageOffset + 1)}}, "page_token"},
            {{{"state", "DANCING"}}, "state"},
            {{{"range", "lr:1"}}, "range"},
            {{{"range", "opt:0:1"}}, "range"},

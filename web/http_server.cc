@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -57,6 +58,23 @@ void StreamEvents(LiveUpdates* live, int64_t study_id, int64_t after,
         if (text.empty()) text = ": keep-alive\n\n";
         return sink.write(text.data(), text.size());
       });
+}
+
+// A request whose method the path does not take: 405, with the methods it
+// does take in `Allow`; JSON under /api/.
+void MethodNotAllowed(const httplib::Request& request,
+                      httplib::Response& response) {
+  const bool action = absl::EndsWith(request.path, ":stop");
+  const char* allowed = action ? "POST" : "GET, HEAD";
+  const std::string message = absl::StrCat(
+      request.method, " is not allowed on this path (", allowed, " is)");
+  if (absl::StartsWith(request.path, "/api/")) {
+    Send(ErrorResponse(absl::UnimplementedError(message), 405), response);
+  } else {
+    response.status = 405;
+    response.set_content(message + "\n", "text/plain; charset=utf-8");
+  }
+  response.set_header("Allow", allowed);
 }
 
 // HOST:PORT, HOST possibly a bracketed IPv6 address.
@@ -185,6 +203,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
              absl::StrCat("no API endpoint at ", req.path))),
          res);
   });
+
+  server->Post(".*", MethodNotAllowed);
+  server->Put(".*", MethodNotAllowed);
+  server->Patch(".*", MethodNotAllowed);
+  server->Delete(".*", MethodNotAllowed);
+  server->Options(".*", MethodNotAllowed);
 
   // The dashboard: its routes live after '#', so only "/" is a page.
   server->Get(".*", [](const httplib::Request& req, httplib::Response& res) {

@@ -67,9 +67,10 @@ absl::StatusOr<PageRequest> ParsePage(const QueryParams& params,
     std::string decoded;
     if (!absl::WebSafeBase64Unescape(**token, &decoded) ||
         !absl::StartsWith(decoded, kTokenPrefix) ||
-        !absl::SimpleAtoi(absl::string_view(decoded).substr(kTokenPrefix.size()),
-                          &page.offset) ||
-        page.offset < 0) {
+        !absl::SimpleAtoi(
+            absl::string_view(decoded).substr(kTokenPrefix.size()),
+            &page.offset) ||
+        page.offset < 0 || page.offset > kMaxPageOffset) {
       return absl::InvalidArgumentError(
           "page_token: not a token this server gave (use next_page_token of "
           "the previous page)");

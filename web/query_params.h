@@ -28,7 +28,12 @@ struct PageRequest {
   int size = 0;
 };
 
-// page_size (1 to `max_size`, `default_size` when absent) and page_token.
+// The largest offset a page_token may hold: far past any list, and far
+// enough below 2^63 that offset + size cannot overflow.
+inline constexpr int64_t kMaxPageOffset = int64_t{1} << 53;
+
+// page_size (1 to `max_size`, `default_size` when absent) and page_token
+// (an offset from 0 to kMaxPageOffset).
 absl::StatusOr<PageRequest> ParsePage(const QueryParams& params,
                                       int default_size, int max_size);
 

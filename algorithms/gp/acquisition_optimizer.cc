@@ -21,15 +21,18 @@ double Normal(std::mt19937_64& engine) {
 }
 
 double Score(const GpModel& model, const Acquisition& acquisition,
-             const Eigen::VectorXd& features) {
+             const CostPenalty* cost, const Eigen::VectorXd& features) {
   const Prediction p = model.Predict(features);
-  return AcquisitionValue(acquisition, p.mean, p.variance, nullptr, nullptr);
+  const double value =
+      AcquisitionValue(acquisition, p.mean, p.variance, nullptr, nullptr);
+  if (cost == nullptr) return value;
+  return value - cost->weight * cost->model->Predict(features).mean;
 }
 
 // L-BFGS over the continuous features of `point`, in place.
 void RefineContinuous(const GpModel& model, const Encoding& encoding,
-                      const Acquisition& acquisition, int max_evaluations,
-                      ScoredPoint& point) {
+                      const Acquisition& acquisition, const CostPenalty* cost,
+                      int max_evaluations, ScoredPoint& point) {
   const std::vector<int>& free = encoding.continuous();
   if (free.empty()) return;
   Eigen::VectorXd features = point.features;
@@ -38,11 +41,18 @@ void RefineContinuous(const GpModel& model, const Encoding& encoding,
     for (size_t i = 0; i < free.size(); ++i) features[free[i]] = x[i];
     const PredictionWithGradient p = model.PredictWithGradient(features);
     double d_mean = 0, d_variance = 0;
-    const double value = AcquisitionValue(acquisition, p.mean, p.variance,
-                                          &d_mean, &d_variance);
+    double value = AcquisitionValue(acquisition, p.mean, p.variance, &d_mean,
+                                    &d_variance);
     for (size_t i = 0; i < gradient.size(); ++i) {
       gradient[i] = -(d_mean * p.mean_gradient[free[i]] +
                       d_variance * p.variance_gradient[free[i]]);
+    }
+    if (cost != nullptr) {
+      const PredictionWithGradient c = cost->model->PredictWithGradient(features);
+      value -= cost->weight * c.mean;
+      for (size_t i = 0; i < gradient.size(); ++i) {
+        gradient[i] += cost->weight * c.mean_gradient[free[i]];
+      }
     }
     return -value;
   };
@@ -61,12 +71,13 @@ void RefineContinuous(const GpModel& model, const Encoding& encoding,
 
 // One pass of coordinate search over the features that are not continuous.
 void RefineDiscrete(const GpModel& model, const Encoding& encoding,
-                    const Acquisition& acquisition, ScoredPoint& point) {
+                    const Acquisition& acquisition, const CostPenalty* cost,
+                    ScoredPoint& point) {
   for (int j = 0; j < encoding.dimensions(); ++j) {
     for (double value : encoding.Neighbours(j, point.features[j])) {
       Eigen::VectorXd moved = point.features;
       moved[j] = value;
-      const double score = Score(model, acquisition, moved);
+      const double score = Score(model, acquisition, cost, moved);
       if (score > point.value) {
         point.features = std::move(moved);
         point.value = score;
@@ -79,7 +90,7 @@ void RefineDiscrete(const GpModel& model, const Encoding& encoding,
 
 std::vector<ScoredPoint> MaximiseAcquisition(
     const GpModel& model, const Encoding& encoding,
-    const Acquisition& acquisition,
+    const Acquisition& acquisition, const CostPenalty* cost,
     const std::vector<Eigen::VectorXd>& incumbents,
     const OptimizerOptions& options, uint64_t sobol_seed,
     std::mt19937_64& engine) {
@@ -110,12 +121,17 @@ std::vector<ScoredPoint> MaximiseAcquisition(
   }
   Eigen::VectorXd means, variances;
   model.PredictMany(features, &means, &variances);
+  Eigen::VectorXd cost_means, cost_variances;
+  if (cost != nullptr) {
+    cost->model->PredictMany(features, &cost_means, &cost_variances);
+  }
   std::vector<ScoredPoint> scored;
   scored.reserve(units.size());
   for (size_t c = 0; c < units.size(); ++c) {
-    scored.push_back({features.col(c),
-                      AcquisitionValue(acquisition, means[c], variances[c],
-                                       nullptr, nullptr)});
+    double value = AcquisitionValue(acquisition, means[c], variances[c],
+                                    nullptr, nullptr);
+    if (cost != nullptr) value -= cost->weight * cost_means[c];
+    scored.push_back({features.col(c), value});
   }
   auto better = [](const ScoredPoint& a, const ScoredPoint& b) {
     return a.value > b.value;
@@ -131,9 +147,9 @@ std::vector<ScoredPoint> MaximiseAcquisition(
         });
     if (seen) continue;
     ScoredPoint point = candidate;
-    RefineContinuous(model, encoding, acquisition, options.max_evaluations,
-                     point);
-    RefineDiscrete(model, encoding, acquisition, point);
+    RefineContinuous(model, encoding, acquisition, cost,
+                     options.max_evaluations, point);
+    RefineDiscrete(model, encoding, acquisition, cost, point);
     refined.push_back(std::move(point));
   }
   refined.insert(refined.end(), std::make_move_iterator(scored.begin()),

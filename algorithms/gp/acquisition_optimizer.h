@@ -13,6 +13,11 @@
 // 3. Return every refined point and scored candidate, best first, so the
 //    caller can skip those it must not suggest (duplicates of the history).
 //
+// With a cost penalty (cost-aware search), every score above is the
+// acquisition minus weight x the cost model's mean: log EI - alpha log c
+// when the cost model predicts standardised log cost, i.e. expected
+// improvement per unit of cost^alpha.
+//
 // Deterministic for its inputs and the engine's state. Not thread-safe (the
 // model is read, the engine drawn from).
 #ifndef VERNIER_ALGORITHMS_GP_ACQUISITION_OPTIMIZER_H_
@@ -37,15 +42,22 @@ struct OptimizerOptions {
   int max_evaluations = 40;
 };
 
+// A model of each trial's (standardised log) cost, and how much it counts.
+struct CostPenalty {
+  const GpModel* model = nullptr;
+  double weight = 0;
+};
+
 struct ScoredPoint {
   Eigen::VectorXd features;
   double value = 0;
 };
 
-// `incumbents` are feature vectors; `sobol_seed` picks the Sobol shift.
+// `incumbents` are feature vectors; `sobol_seed` picks the Sobol shift;
+// `cost` is null for plain search.
 std::vector<ScoredPoint> MaximiseAcquisition(
     const GpModel& model, const Encoding& encoding,
-    const Acquisition& acquisition,
+    const Acquisition& acquisition, const CostPenalty* cost,
     const std::vector<Eigen::VectorXd>& incumbents,
     const OptimizerOptions& options, uint64_t sobol_seed,
     std::mt19937_64& engine);

@@ -52,6 +52,13 @@ struct Observation {
   Eigen::VectorXd features;
 };
 
+// One trial's cost (cost-aware search), in the order trials ended.
+struct CostObservation {
+  int number = 0;
+  double log_cost = 0;
+  Eigen::VectorXd features;
+};
+
 // What identifies an observation in a memoised fit or factor.
 using ObservationId = std::pair<int, uint64_t>;
 
@@ -126,12 +133,13 @@ gp::OptimizerOptions EffortFor(int n, int candidates) {
 class GpAlgorithm final : public Algorithm {
  public:
   GpAlgorithm(SearchSpace space, bool minimise, uint64_t seed,
-              gp::GpSettings settings)
+              gp::GpSettings settings, std::optional<double> max_cost)
       : space_(std::move(space)),
         encoding_(space_),
         minimise_(minimise),
         seed_(seed),
-        settings_(settings) {}
+        settings_(settings),
+        max_cost_(max_cost) {}
 
   absl::StatusOr<std::vector<Assignment>> Suggest(
       const std::vector<Trial>& history, int count) override {
@@ -157,6 +165,7 @@ class GpAlgorithm final : public Algorithm {
             spdlog::warn("gp: {}; suggesting from the Sobol design",
                          std::string(status.message()));
           }
+          PrepareCostModel();
           model_ready = true;
         }
         if (model_.has_value()) next = FromModel(global, engine);
@@ -191,9 +200,22 @@ class GpAlgorithm final : public Algorithm {
       Observation observation;
     };
     std::vector<Ordered> ordered;
+    struct RunCost {
+      std::tuple<int64_t, int32_t, int> order;
+      double money = 0;
+      double seconds = 0;
+      Eigen::VectorXd features;
+    };
+    std::vector<RunCost> run_costs;
     fantasies_.clear();
     used_.clear();
+    spent_ = 0;
+    spent_on_design_ = 0;
     for (const Trial& trial : history) {
+      spent_ += trial.cost();
+      if (trial.number() <= settings_.initial_trials) {
+        spent_on_design_ += trial.cost();
+      }
       used_.insert(space_.Key(trial.parameters()));
       absl::StatusOr<std::vector<double>> unit =
           space_.ToUnit(trial.parameters());
@@ -203,6 +225,17 @@ class GpAlgorithm final : public Algorithm {
         continue;
       }
       Observation o{trial.number(), 0, encoding_.Features(*unit)};
+      if (settings_.cost_aware && (trial.state() == Trial::SUCCEEDED ||
+                                   trial.state() == Trial::INFEASIBLE)) {
+        run_costs.push_back(
+            {{trial.end_time().seconds(), trial.end_time().nanos(),
+              trial.number()},
+             trial.cost(),
+             static_cast<double>(trial.end_time().seconds() -
+                                 trial.start_time().seconds()) +
+                 1e-9 * (trial.end_time().nanos() - trial.start_time().nanos()),
+             o.features});
+      }
       const bool has_value =
           trial.has_objective() && std::isfinite(trial.objective());
       switch (trial.state()) {
@@ -232,6 +265,21 @@ class GpAlgorithm final : public Algorithm {
                      });
     observations_.clear();
     for (Ordered& o : ordered) observations_.push_back(std::move(o.observation));
+
+    std::stable_sort(run_costs.begin(), run_costs.end(),
+                     [](const RunCost& a, const RunCost& b) {
+                       return a.order < b.order;
+                     });
+    const bool priced = std::all_of(
+        run_costs.begin(), run_costs.end(),
+        [](const RunCost& c) { return c.money > 0; });
+    costs_.clear();
+    for (RunCost& c : run_costs) {
+      const double cost = priced ? c.money : c.seconds;
+      if (!(cost > 0) || !std::isfinite(cost)) continue;
+      costs_.push_back(
+          {std::get<2>(c.order), std::log(cost), std::move(c.features)});
+    }
   }
 
   // The hyperparameters at schedule point `s`, fitted (and memoised) on the
@@ -364,14 +412,80 @@ class GpAlgorithm final : public Algorithm {
     if (model_->jitter() != real_jitter_) model_.reset();
   }
 
+  // Fits cost_model_ to the latest costs_ (hyperparameters from the
+  // schedule point of their count, memoised like the objective's), or
+  // leaves it empty: not cost-aware, fewer than two costs, or all alike.
+  void PrepareCostModel() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    cost_model_.reset();
+    const int m = static_cast<int>(costs_.size());
+    if (!settings_.cost_aware || m < 2) return;
+    const int first = std::max(0, m - kMaxFitPoints);
+    auto data = [&](int from, int to, Eigen::MatrixXd* points,
+                    Eigen::VectorXd* targets) {
+      points->resize(encoding_.dimensions(), to - from);
+      targets->resize(to - from);
+      for (int i = from; i < to; ++i) {
+        points->col(i - from) = costs_[i].features;
+        (*targets)[i - from] = costs_[i].log_cost;
+      }
+    };
+    Eigen::MatrixXd points;
+    Eigen::VectorXd log_costs;
+    data(first, m, &points, &log_costs);
+    const double mean = log_costs.mean();
+    const double sd =
+        std::sqrt((log_costs.array() - mean).square().mean());
+    if (sd < 1e-9) return;
+    auto standardise = [&](const Eigen::VectorXd& y) -> Eigen::VectorXd {
+      return ((y.array() - mean) / sd).matrix();
+    };
+
+    const int s = gp::LastSchedulePoint(m);
+    std::vector<ObservationId> ids;
+    for (int i = 0; i < s; ++i) {
+      ids.emplace_back(costs_[i].number,
+                       std::bit_cast<uint64_t>(costs_[i].log_cost));
+    }
+    auto& [fitted_ids, theta] = cost_fits_[s];
+    if (fitted_ids != ids || theta.size() == 0) {
+      Eigen::MatrixXd fit_points;
+      Eigen::VectorXd fit_targets;
+      data(std::max(0, s - kMaxFitPoints), s, &fit_points, &fit_targets);
+      gp::FitOptions options;
+      std::mt19937_64 engine(SplitMix64(seed_ ^ 0xc057 ^ SplitMix64(s)));
+      theta = gp::FitHyperparameters(fit_points, standardise(fit_targets),
+                                     encoding_.categorical(), std::nullopt,
+                                     options, engine);
+      fitted_ids = std::move(ids);
+    }
+    cost_model_.emplace(gp::KernelFromTheta(encoding_.categorical(), theta),
+                        gp::NoiseFromTheta(theta));
+    if (!cost_model_->Factorise(points, standardise(log_costs)).ok()) {
+      spdlog::warn("gp: the cost model could not be factorised; this "
+                   "suggestion ignores cost");
+      cost_model_.reset();
+      return;
+    }
+    const double alpha =
+        max_cost_.has_value() && *max_cost_ > spent_on_design_
+            ? std::clamp((*max_cost_ - spent_) /
+                             (*max_cost_ - spent_on_design_),
+                         0.0, 1.0)
+            : 1.0;
+    cost_weight_ = alpha * sd;
+  }
+
   std::optional<Assignment> FromModel(int global, std::mt19937_64& engine)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     gp::Acquisition acquisition;
     acquisition.kind = settings_.acquisition;
     acquisition.beta = settings_.beta;
     acquisition.best = best_target_;
+    const gp::CostPenalty cost{
+        cost_model_.has_value() ? &*cost_model_ : nullptr, cost_weight_};
     const std::vector<gp::ScoredPoint> ranked = gp::MaximiseAcquisition(
-        *model_, encoding_, acquisition, incumbents_,
+        *model_, encoding_, acquisition,
+        cost.model != nullptr ? &cost : nullptr, incumbents_,
         EffortFor(static_cast<int>(observations_.size()), settings_.candidates),
         SplitMix64(seed_ ^ SplitMix64(0x50b0 + global)), engine);
     for (const gp::ScoredPoint& point : ranked) {
@@ -411,6 +525,8 @@ class GpAlgorithm final : public Algorithm {
   const bool minimise_;
   const uint64_t seed_;
   const gp::GpSettings settings_;
+  // budget.max_cost, for cost cooling; nullopt without a budget.
+  const std::optional<double> max_cost_;
 
   std::mutex mutex_;
   // Rebuilt from the history by every Suggest.
@@ -427,6 +543,17 @@ class GpAlgorithm final : public Algorithm {
   // The observations whose rows model_ holds (fantasies excluded).
   std::vector<ObservationId> model_ids_ ABSL_GUARDED_BY(mutex_);
   double real_jitter_ ABSL_GUARDED_BY(mutex_) = 0;
+
+  // Cost-aware search: rebuilt from the history by every Suggest.
+  std::vector<CostObservation> costs_ ABSL_GUARDED_BY(mutex_);
+  double spent_ ABSL_GUARDED_BY(mutex_) = 0;
+  // What the initial design's trials cost (numbers up to initial_trials).
+  double spent_on_design_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::optional<GpModel> cost_model_ ABSL_GUARDED_BY(mutex_);
+  double cost_weight_ ABSL_GUARDED_BY(mutex_) = 0;
+  // The cost model's hyperparameters by schedule point (as fits_).
+  std::map<int, std::pair<std::vector<ObservationId>, Eigen::VectorXd>>
+      cost_fits_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace
@@ -436,9 +563,13 @@ absl::StatusOr<std::unique_ptr<Algorithm>> CreateGpAlgorithm(
   absl::StatusOr<gp::GpSettings> settings =
       gp::ParseGpSettings(context.settings, context.space.dimensions());
   if (!settings.ok()) return settings.status();
+  std::optional<double> max_cost;
+  if (context.spec.has_budget() && context.spec.budget().max_cost() > 0) {
+    max_cost = context.spec.budget().max_cost();
+  }
   return std::make_unique<GpAlgorithm>(
       context.space, context.objective.goal() != v1::ObjectiveSpec::MAXIMIZE,
-      context.seed, *settings);
+      context.seed, *settings, max_cost);
 }
 
 }  // namespace vernier::algorithms

@@ -32,6 +32,17 @@
 //    (O(n^2)); at a refit it is rebuilt from the observations up to that
 //    schedule point and then grown again.
 //
+// Cost-aware search (settings.cost_aware): a second GP models the log cost
+// of the trials that ran to their end (SUCCEEDED, INFEASIBLE): Trial.cost
+// when every one of them has a cost (the study prices its trials), else
+// their runtime in seconds. Its hyperparameters are refitted on the same
+// schedule, over the latest 160 such trials. The acquisition becomes
+// log EI(x) - alpha E[log cost(x)], expected improvement per unit of
+// cost^alpha, with cost cooling (Lee et al., "Cost-aware Bayesian
+// optimization", 2020): alpha = (max_cost - spent) / (max_cost - what the
+// initial design cost), 1 without a budget, so cheap points go first and, as
+// the budget runs out, the search returns to plain EI. Without two costs that differ, the search is plain.
+//
 // Determinism: every quantity above is a function of the seed and the
 // history alone. The instance memoises fits and the factor, keyed by the
 // exact sequence of observations they were computed from, and reuses them

@@ -52,7 +52,7 @@ absl::StatusOr<GpSettings> ParseGpSettings(
   if (absl::Status status = CheckKnownSettings(
           "gp", settings,
           {"initial_trials", "acquisition", "beta", "noise_floor",
-           "candidates"});
+           "candidates", "cost_aware"});
       !status.ok()) {
     return status;
   }
@@ -86,11 +86,20 @@ absl::StatusOr<GpSettings> ParseGpSettings(
       absl::StatusOr<int> x = Integer(name, value, 64, 65536);
       if (!x.ok()) return x.status();
       parsed.candidates = *x;
+    } else if (name == "cost_aware") {
+      if (value.kind_case() != Value::kBoolValue) {
+        return Bad(name, "must be true or false");
+      }
+      parsed.cost_aware = value.bool_value();
     }
   }
   if (fields.count("beta") != 0 &&
       parsed.acquisition != AcquisitionKind::kUcb) {
     return Bad("beta", "only the 'ucb' acquisition takes beta");
+  }
+  if (parsed.cost_aware && parsed.acquisition != AcquisitionKind::kLogEi) {
+    return Bad("cost_aware",
+               "only the 'log_ei' acquisition can weigh improvement by cost");
   }
   return parsed;
 }

@@ -14,6 +14,11 @@
 //                   scored per suggestion before the best are refined (fewer
 //                   past 300 observations, in proportion to 1/n^2, to bound
 //                   the cost; never fewer than 256).
+//   cost_aware      boolean; default false. Models each trial's cost with a
+//                   second GP (on log cost: Trial.cost when the study prices
+//                   its trials, else its runtime) and maximises expected
+//                   improvement per unit of cost, so cheap promising
+//                   configurations go first. Only with "log_ei".
 //
 // Thread-safe: pure functions.
 #ifndef VERNIER_ALGORITHMS_GP_GP_SETTINGS_H_
@@ -31,6 +36,7 @@ struct GpSettings {
   double beta = 2;
   double noise_floor = 1e-6;
   int candidates = 2048;
+  bool cost_aware = false;
 };
 
 // The settings with defaults filled in for a space of `dimensions`

@@ -2,6 +2,7 @@
 import json
 import os
 import textwrap
+import time
 
 from conftest import STOPPED, SUCCEEDED, wait_until
 
@@ -188,3 +189,110 @@ def test_cost_by_label_sums_the_trials_records(workspace):
     table = workspace.vernier("cost", "--by", "team").stdout
     assert "TEAM" in table and "fraud" in table and "EUR" in table
     assert workspace.vernier("cost", "--since", "soon").returncode == 2
+
+
+# Records each attempt: when it started and when it ended, stopped or not.
+ATTEMPT_PY = textwrap.dedent("""
+    import json, os, signal, sys, time
+    start = time.time()
+    path = os.path.join("attempts", f"{os.getpid()}.json")
+    def record(outcome):
+        with open(path, "w") as f:
+            json.dump({"trial": int(os.environ["VERNIER_TRIAL_NUMBER"]),
+                       "start": start, "end": time.time(), "outcome": outcome}, f)
+    def stopped(signum, frame):
+        record("stopped")
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, stopped)
+    time.sleep(float(sys.argv[1]))
+    record("finished")
+    print(f"score={float(sys.argv[2])}")
+""")
+
+
+def test_cost_survives_a_server_restart_without_double_counting(workspace, start_server):
+    os.makedirs(os.path.join(workspace.path, "attempts"))
+    with open(os.path.join(workspace.path, "attempt.py"), "w") as f:
+        f.write(ATTEMPT_PY)
+    workspace.write_study(BUDGET_STUDY.format(
+        name="restarted", team="fraud", max_trials=4, seconds=2.5, max_cost=1000,
+        mode="stop", runtime="").replace("hold.py", "attempt.py"))
+    server = start_server()
+    assert server.cli("submit", "study.yaml").returncode == 0
+    # Stop the server while two trials are a second into their run.
+    assert wait_until(lambda: len([t for t in server.json("trials", "restarted")
+                                   if t["state"] == "RUNNING"]) == 2, timeout=30)
+    time.sleep(1.0)
+    server.stop()
+    interrupted = [json.load(open(os.path.join(workspace.path, "attempts", name)))
+                   for name in os.listdir(os.path.join(workspace.path, "attempts"))]
+    assert sorted(a["outcome"] for a in interrupted) == ["stopped", "stopped"]
+
+    server = start_server()
+    assert wait_until(lambda: server.json("show", "restarted")["state"] == "DONE",
+                      timeout=120)
+    trials = server.json("trials", "restarted")
+    assert [t["state"] for t in trials] == ["SUCCEEDED"] * 4
+
+    # Each trial's cost (1.00 a second) is the time its attempts held their
+    # worker by their own records: the interrupted attempt counts once, and
+    # the time the server was down not at all.
+    attempts = [json.load(open(os.path.join(workspace.path, "attempts", name)))
+                for name in os.listdir(os.path.join(workspace.path, "attempts"))]
+    held = {}
+    for attempt in attempts:
+        held[attempt["trial"]] = held.get(attempt["trial"], 0.0) + attempt["end"] - attempt["start"]
+    assert sorted(held) == [1, 2, 3, 4]
+    assert sum(1 for a in attempts if a["outcome"] == "stopped") == 2
+    for trial in trials:
+        runs = sum(1 for a in attempts if a["trial"] == trial["number"])
+        # The server counts from before the interpreter starts until after it
+        # exits: at most half a second more per attempt, never less.
+        assert held[trial["number"]] <= trial["cost"] <= held[trial["number"]] + 0.5 * runs, \
+            (trial["number"], trial["cost"], held[trial["number"]])
+    [row] = server.json("cost", "--by", "study")
+    assert abs(row["cost"] - sum(t["cost"] for t in trials)) < 1e-6
+
+
+def test_server_caps_running_trials_overall_and_per_label(workspace, start_server):
+    add_hold_script(workspace)
+    for name, team in (("fraud-a", "fraud"), ("fraud-b", "fraud"), ("ads", "ads")):
+        workspace.write_study(f"""name: {name}
+labels: {{team: {team}}}
+objective: {{metric: score, goal: maximize}}
+parameters:
+  - {{name: x, type: double, min: 0, max: 1}}
+trials: {{max: 3, parallel: 3}}
+worker:
+  command: ["/usr/bin/python3", "hold.py", "1.5", "${{params.x}}"]
+""", f"{name}.yaml")
+    server = start_server("--max-running-trials", "2", "--max-running-per", "team=1")
+    for name in ("fraud-a", "fraud-b", "ads"):
+        assert server.cli("submit", f"{name}.yaml").returncode == 0
+
+    def waiting_messages():
+        return [t.get("stateMessage", "") for name in ("fraud-a", "fraud-b", "ads")
+                for t in server.json("trials", name) if t["state"] == "PENDING"]
+
+    # Trials beyond a cap wait visibly, saying which cap holds them.
+    assert wait_until(lambda: any("--max-running-per" in m and "team=fraud" in m
+                                  for m in waiting_messages()), timeout=30)
+    assert wait_until(lambda: all(s["state"] == "DONE" for s in server.json("ls"))
+                      and len(server.json("ls")) == 3, timeout=120)
+
+    held = holdings(workspace)
+    assert len(held) == 9
+
+    def most_at_once(records):
+        events = sorted([(r["start"], 1) for r in records] + [(r["end"], -1) for r in records])
+        now = peak = 0
+        for _, change in events:
+            now += change
+            peak = max(peak, now)
+        return peak
+
+    assert most_at_once(held) == 2
+    assert most_at_once([r for r in held if r["study"].startswith("fraud")]) == 1
+    refused = workspace.vernier("serve", "--max-running-per", "team")
+    assert refused.returncode == 2
+    assert "--max-running-per: 'team' is not LABEL=N" in refused.stderr
