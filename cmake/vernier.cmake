@@ -16,12 +16,18 @@ function(vernier_module name)
 endfunction()
 
 # vernier_test(NAME SOURCES ... DEPS ...)
-# A GoogleTest binary whose cases CTest discovers one by one.
+# A GoogleTest binary whose cases CTest discovers one by one, each labelled
+# NAME (so `ctest -L NAME` runs one binary's cases). Under ThreadSanitizer it
+# also links tests/sanitizers/absl_sync_tsan.cc (see there).
 function(vernier_test name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
+  if(TARGET vernier_absl_sync_tsan)
+    target_link_libraries(${name} PRIVATE vernier_absl_sync_tsan)
+  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "VERNIER_SOURCE_DIR=${PROJECT_SOURCE_DIR};VERNIER_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    PROPERTIES LABELS ${name}
+      ENVIRONMENT "VERNIER_SOURCE_DIR=${PROJECT_SOURCE_DIR};VERNIER_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()

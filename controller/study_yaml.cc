@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -17,10 +18,62 @@
 #include "controller/yaml_reader.h"
 #include "google/protobuf/stubs/common.h"
 #include "yaml-cpp/depthguard.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vernier::controller {
 namespace {
+
+// Where the second YAML document of `yaml_text` starts, if it has one.
+// Not YAML::LoadAll: yaml-cpp 0.7's LoadAll never returns on some malformed
+// texts (a lone ',' yields empty documents forever, found by
+// fuzz_study_yaml); this asks the parser for two documents at most.
+// Throws YAML::Exception on a syntax error, as the parser does.
+std::optional<YAML::Mark> SecondDocument(const std::string& yaml_text) {
+  // Notes where each document's first node is (or its start, when empty).
+  class DocumentStarts final : public YAML::EventHandler {
+   public:
+    std::vector<YAML::Mark> marks;
+    void OnDocumentStart(const YAML::Mark& mark) override {
+      marks.push_back(mark);
+      at_start_ = true;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
+      Node(mark);
+    }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+      Node(mark);
+    }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+      Node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&,
+                         YAML::anchor_t, YAML::EmitterStyle::value) override {
+      Node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+      Node(mark);
+    }
+    void OnMapEnd() override {}
+
+   private:
+    void Node(const YAML::Mark& mark) {
+      if (at_start_) marks.back() = mark;
+      at_start_ = false;
+    }
+    bool at_start_ = false;
+  } starts;
+  std::istringstream input(yaml_text);
+  YAML::Parser parser(input);
+  for (int i = 0; i < 2 && parser.HandleNextDocument(starts); ++i) {
+  }
+  if (starts.marks.size() < 2) return std::nullopt;
+  return starts.marks[1];
+}
 
 using v1::ParameterSpec;
 
@@ -565,9 +618,12 @@ LoadedStudy Loader::Load(absl::string_view yaml_text) {
     loaded.errors.push_back(*std::move(error));
     return loaded;
   }
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
+  std::optional<YAML::Mark> second_document;
   try {
-    documents = YAML::LoadAll(std::string(yaml_text));
+    const std::string text(yaml_text);
+    root = YAML::Load(text);
+    second_document = SecondDocument(text);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp says only "bad file" here.
     loaded.errors.push_back(
@@ -585,16 +641,15 @@ LoadedStudy Loader::Load(absl::string_view yaml_text) {
     loaded.errors.push_back(SpecError{"", std::move(message), line, column});
     return loaded;
   }
-  if (documents.empty() || documents.front().IsNull()) {
+  if (root.IsNull()) {
     loaded.errors.push_back(SpecError{"", "the study is empty", 1, 1});
     return loaded;
   }
-  if (documents.size() > 1) {
+  if (second_document.has_value()) {
     reader_.ErrorAt(
-        "", documents[1].Mark(),
+        "", *second_document,
         "only one YAML document (study) is allowed; remove the '---'");
   }
-  const YAML::Node& root = documents.front();
   reader_.Record("", root.Mark());
   try {
     Study(root, &loaded.spec);

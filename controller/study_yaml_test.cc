@@ -653,6 +653,15 @@ TEST(LoadStudyYamlTest, SecondDocumentIsRefused) {
   EXPECT_THAT(loaded.errors[0].message, HasSubstr("only one YAML document"));
 }
 
+// Found by fuzz_study_yaml: yaml-cpp's LoadAll never returned on these (it
+// produced empty documents forever, in memory).
+TEST(LoadStudyYamlTest, StrayPunctuationEnds) {
+  for (const char* text : {",", "]", "}", "name: x\n,\n"}) {
+    const LoadedStudy loaded = LoadStudyYaml(text, kBaseDir);
+    EXPECT_FALSE(loaded.errors.empty()) << text;
+  }
+}
+
 TEST(LoadStudyYamlTest, SettingsBecomeAStruct) {
   // No registered algorithm takes settings yet, so this study is refused;
   // the spec still carries the settings as the user wrote them.

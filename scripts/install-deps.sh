@@ -13,6 +13,7 @@ packages=(
   python3-kubernetes
   libcpp-httplib-dev prometheus-cpp-dev nodejs npm
   prometheus chromium
+  clang libclang-rt-14-dev  # the sanitizer build and libFuzzer (scripts/sanitizers.sh)
   python3-pip python3-setuptools python3-wheel
 )
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
+#include "trial-runner/kubernetes/job_status.h"
 #include "trial-runner/local/process.h"
 
 namespace vernier::kubernetes {
@@ -80,18 +81,19 @@ absl::StatusOr<std::pair<RequestCredentials, absl::Time>> ParseExecCredential(
   if (doc.is_discarded() || !doc.is_object()) {
     return absl::InvalidArgumentError("its output is not JSON");
   }
-  if (doc.value("kind", "") != "ExecCredential") {
+  if (StringAt(doc, {"kind"}) != "ExecCredential") {
     return absl::InvalidArgumentError(
         "its output is not an ExecCredential (kind)");
   }
-  const auto status = doc.find("status");
-  if (status == doc.end() || !status->is_object()) {
+  if (!JsonAt(doc, {"status"}).is_object()) {
     return absl::InvalidArgumentError("its ExecCredential has no status");
   }
+  // A field of the wrong type reads as absent, and so fails below.
   RequestCredentials credentials;
-  credentials.bearer_token = status->value("token", "");
-  credentials.client_cert_pem = status->value("clientCertificateData", "");
-  credentials.client_key_pem = status->value("clientKeyData", "");
+  credentials.bearer_token = StringAt(doc, {"status", "token"});
+  credentials.client_cert_pem =
+      StringAt(doc, {"status", "clientCertificateData"});
+  credentials.client_key_pem = StringAt(doc, {"status", "clientKeyData"});
   if (credentials.bearer_token.empty() &&
       (credentials.client_cert_pem.empty() ||
        credentials.client_key_pem.empty())) {
@@ -100,8 +102,13 @@ absl::StatusOr<std::pair<RequestCredentials, absl::Time>> ParseExecCredential(
         "certificate and key");
   }
   absl::Time until = absl::InfiniteFuture();
-  if (const std::string expiry = status->value("expirationTimestamp", "");
-      !expiry.empty()) {
+  const nlohmann::json& expiry_node =
+      JsonAt(doc, {"status", "expirationTimestamp"});
+  if (!expiry_node.is_null() && !expiry_node.is_string()) {
+    return absl::InvalidArgumentError(
+        "its expirationTimestamp is not an RFC 3339 string");
+  }
+  if (const std::string expiry = StringAt(expiry_node, {}); !expiry.empty()) {
     std::string error;
     if (!absl::ParseTime(absl::RFC3339_full, expiry, &until, &error)) {
       return absl::InvalidArgumentError(absl::StrCat(

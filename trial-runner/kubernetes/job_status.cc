@@ -9,27 +9,36 @@
 namespace vernier::kubernetes {
 namespace {
 
+// The string `key` of `object`; empty when absent or not a string.
 std::string Text(const nlohmann::json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const nlohmann::json& Path(const nlohmann::json& object,
-                           std::initializer_list<const char*> keys) {
-  static const nlohmann::json kNull;
-  const nlohmann::json* node = &object;
-  for (const char* key : keys) {
-    if (!node->is_object() || !node->contains(key)) return kNull;
-    node = &(*node)[key];
-  }
-  return *node;
+  return StringAt(object, {key});
 }
 
 }  // namespace
 
+const nlohmann::json& JsonAt(const nlohmann::json& object,
+                             std::initializer_list<const char*> keys) {
+  static const nlohmann::json kNull;
+  const nlohmann::json* node = &object;
+  for (const char* key : keys) {
+    if (!node->is_object()) return kNull;
+    const auto it = node->find(key);
+    if (it == node->end()) return kNull;
+    node = &*it;
+  }
+  return *node;
+}
+
+std::string StringAt(const nlohmann::json& object,
+                     std::initializer_list<const char*> keys,
+                     const std::string& fallback) {
+  const nlohmann::json& node = JsonAt(object, keys);
+  return node.is_string() ? node.get<std::string>() : fallback;
+}
+
 JobState ReadJobState(const nlohmann::json& job) {
   JobState state;
-  const nlohmann::json& conditions = Path(job, {"status", "conditions"});
+  const nlohmann::json& conditions = JsonAt(job, {"status", "conditions"});
   if (!conditions.is_array()) return state;
   for (const nlohmann::json& condition : conditions) {
     if (Text(condition, "status") != "True") continue;
@@ -50,7 +59,7 @@ JobState ReadJobState(const nlohmann::json& job) {
 }
 
 std::string PodWaitingReason(const nlohmann::json& pod) {
-  const nlohmann::json& conditions = Path(pod, {"status", "conditions"});
+  const nlohmann::json& conditions = JsonAt(pod, {"status", "conditions"});
   if (conditions.is_array()) {
     for (const nlohmann::json& condition : conditions) {
       if (Text(condition, "type") == "PodScheduled" &&
@@ -60,10 +69,10 @@ std::string PodWaitingReason(const nlohmann::json& pod) {
       }
     }
   }
-  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  const nlohmann::json& statuses = JsonAt(pod, {"status", "containerStatuses"});
   if (!statuses.is_array()) return "";
   for (const nlohmann::json& status : statuses) {
-    const nlohmann::json& waiting = Path(status, {"state", "waiting"});
+    const nlohmann::json& waiting = JsonAt(status, {"state", "waiting"});
     const std::string reason = Text(waiting, "reason");
     if (reason == "ImagePullBackOff" || reason == "ErrImagePull" ||
         reason == "InvalidImageName") {
@@ -75,17 +84,17 @@ std::string PodWaitingReason(const nlohmann::json& pod) {
 }
 
 std::optional<int> PodExitCode(const nlohmann::json& pod) {
-  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  const nlohmann::json& statuses = JsonAt(pod, {"status", "containerStatuses"});
   if (!statuses.is_array() || statuses.empty()) return std::nullopt;
   const nlohmann::json& code =
-      Path(statuses[0], {"state", "terminated", "exitCode"});
+      JsonAt(statuses[0], {"state", "terminated", "exitCode"});
   if (!code.is_number_integer()) return std::nullopt;
   return code.get<int>();
 }
 
 int64_t TrialIdOf(const nlohmann::json& object) {
   const nlohmann::json& label =
-      Path(object, {"metadata", "labels", kTrialLabel});
+      JsonAt(object, {"metadata", "labels", kTrialLabel});
   int64_t id = 0;
   if (!label.is_string() || !absl::SimpleAtoi(label.get<std::string>(), &id)) {
     return 0;

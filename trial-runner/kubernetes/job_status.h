@@ -1,13 +1,30 @@
-// Reading a Job's and a pod's status as a trial's fate.
+// Reading what the API server sends: a Job's and a pod's status as a trial's
+// fate, and any field of an API object without trusting its shape.
+//
+// Everything here accepts any JSON value and never throws: an answer from the
+// API server (or from whatever answers in its place) may hold anything.
 #ifndef VERNIER_TRIAL_RUNNER_KUBERNETES_JOB_STATUS_H_
 #define VERNIER_TRIAL_RUNNER_KUBERNETES_JOB_STATUS_H_
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 
 #include "nlohmann/json.hpp"
 
 namespace vernier::kubernetes {
+
+// The value at `keys` under `object`, each key looked up in an object; a null
+// value when a step is missing or not an object. The reference is to
+// `object`'s own node (or to a static null): valid while `object` lives.
+const nlohmann::json& JsonAt(const nlohmann::json& object,
+                             std::initializer_list<const char*> keys);
+
+// The string at `keys` (see JsonAt), or `fallback` when it is absent or not a
+// string.
+std::string StringAt(const nlohmann::json& object,
+                     std::initializer_list<const char*> keys,
+                     const std::string& fallback = "");
 
 enum class JobPhase {
   kActive,            // not finished

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "spdlog/spdlog.h"
+#include "trial-runner/kubernetes/job_status.h"
 
 namespace vernier::kubernetes {
 namespace {
@@ -24,9 +25,8 @@ bool Retryable(int status) {
 // The message of a Kubernetes Status body, or the body itself.
 std::string ServerMessage(const std::string& body) {
   const nlohmann::json status = nlohmann::json::parse(body, nullptr, false);
-  if (status.is_object() && status.contains("message") &&
-      status["message"].is_string()) {
-    return status["message"].get<std::string>();
+  if (std::string message = StringAt(status, {"message"}); !message.empty()) {
+    return message;
   }
   return body.size() > 300 ? body.substr(0, 300) + "..." : body;
 }
@@ -243,17 +243,17 @@ absl::Status KubeClient::Watch(absl::string_view path,
       pending.erase(0, newline + 1);
       if (line.empty()) continue;
       const nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
-      if (!event.is_object() || !event.contains("type") ||
-          !event.contains("object")) {
+      const std::string type = StringAt(event, {"type"});
+      if (type.empty() || !JsonAt(event, {"object"}).is_object()) {
         event_error = absl::InternalError(
             absl::StrCat("malformed watch event: ", line.substr(0, 200)));
         return false;
       }
-      const std::string type = event["type"].get<std::string>();
       if (type == "ERROR") {
-        const nlohmann::json& status = event["object"];
-        const int code = status.value("code", 0);
-        const std::string message = status.value("message", "");
+        const nlohmann::json& code_node = JsonAt(event, {"object", "code"});
+        const int64_t code =
+            code_node.is_number_integer() ? code_node.get<int64_t>() : 0;
+        const std::string message = StringAt(event, {"object", "message"});
         event_error = code == 410 ? absl::OutOfRangeError(message)
                                   : absl::UnavailableError(absl::StrCat(
                                         "watch error ", code, ": ", message));

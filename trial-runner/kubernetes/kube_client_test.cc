@@ -189,6 +189,36 @@ TEST_F(KubeClientTest, WatchOfAnOldVersionIsOutOfRange) {
             absl::StatusCode::kOutOfRange);
 }
 
+// Found by fuzz_kube_client: a watch line of the wrong shape threw out of
+// the watch thread (a type that is not a string, an ERROR whose object is
+// not an object or whose code is not a number).
+TEST_F(KubeClientTest, WatchEventsOfTheWrongShapeAreErrorsNotThrows) {
+  const auto ignore = [](const std::string&, const nlohmann::json&) {};
+  const auto never = [] { return false; };
+  auto client = NewClient();
+  for (const char* line :
+       {R"({"type": 1, "object": {}})", R"({"type": "ADDED", "object": 3})",
+        R"({"type": "ERROR", "object": "gone"})", R"([1, 2])"}) {
+    transport_->PushStream({std::string(line) + "\n"});
+    const absl::Status status = client->Watch("/w", ignore, never);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << line;
+    EXPECT_THAT(status.message(), HasSubstr("malformed watch event")) << line;
+  }
+  transport_->PushStream(
+      {R"({"type": "ERROR", "object": {"code": "410", "message": 7}})"
+       "\n"});
+  EXPECT_EQ(client->Watch("/w", ignore, never).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(KubeClientTest, ErrorBodyWithANonStringMessageIsQuoted) {
+  auto client = NewClient();
+  transport_->Push(409, R"({"message": ["not", "text"]})");
+  const absl::Status status = client->Call("POST", "/jobs").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(status.message(), HasSubstr(R"(["not", "text"])"));
+}
+
 TEST_F(KubeClientTest, CancelledWatchEnds) {
   auto client = NewClient();
   transport_->PushStream({"", ""});

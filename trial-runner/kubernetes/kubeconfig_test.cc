@@ -321,5 +321,25 @@ TEST(ParseExecCredentialTest, ClientCertificateWithoutExpiry) {
   EXPECT_EQ(parsed->second, absl::InfiniteFuture());
 }
 
+// Found by fuzz_exec_credential: fields of the wrong type threw
+// nlohmann::json's type_error out of the credential refresh.
+TEST(ParseExecCredentialTest, FieldsOfTheWrongTypeAreRefusedNotThrown) {
+  for (const char* json :
+       {R"({"kind": 1, "status": {"token": "t"}})",
+        R"({"kind": "ExecCredential", "status": {"token": 5}})",
+        R"({"kind": "ExecCredential", "status": {"clientCertificateData": [],
+            "clientKeyData": "K"}})"}) {
+    const auto parsed = ParseExecCredential(json);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << json;
+  }
+  // Not "never expires": a credential must not be cached forever by mistake.
+  const auto parsed = ParseExecCredential(
+      R"({"kind": "ExecCredential", "status": {"token": "t",
+          "expirationTimestamp": 1700000000}})");
+  EXPECT_THAT(parsed.status().message(),
+              HasSubstr("expirationTimestamp is not an RFC 3339 string"));
+}
+
 }  // namespace
 }  // namespace vernier::kubernetes

@@ -210,8 +210,7 @@ class KubernetesExecutor final : public trial_runner::Executor {
     }
     if (!created.ok()) return Fail(trial_id, created.status());
     PostWaiting(trial_id, "");
-    const std::string uid =
-        created->value("metadata", nlohmann::json::object()).value("uid", "");
+    const std::string uid = StringAt(*created, {"metadata", "uid"});
     const nlohmann::json secret = BuildTokenSecret(
         spec_, trial, JobName(options_.study, trial_id), uid,
         launch.env.contains("VERNIER_TOKEN") ? launch.env.at("VERNIER_TOKEN")
@@ -295,8 +294,11 @@ class KubernetesExecutor final : public trial_runner::Executor {
                    list.status().ToString());
       return;
     }
-    for (const nlohmann::json& job : (*list)["items"]) {
-      const std::string name = job["metadata"]["name"].get<std::string>();
+    const nlohmann::json& items = JsonAt(*list, {"items"});
+    if (!items.is_array()) return;
+    for (const nlohmann::json& job : items) {
+      const std::string name = StringAt(job, {"metadata", "name"});
+      if (name.empty()) continue;
       spdlog::info("study {}: deleting Job {} left by an earlier run",
                    options_.study, name);
       if (absl::Status s = DeleteJob(name); !s.ok()) {
@@ -365,7 +367,10 @@ class KubernetesExecutor final : public trial_runner::Executor {
                    UrlEncode(absl::StrCat(kTrialLabel, "=", trial_id, ",",
                                           kOwnerLabel, "=", options_.owner))));
     if (!pods.ok()) return std::nullopt;
-    for (const nlohmann::json& pod : (*pods)["items"]) OnPod("ADDED", pod);
+    const nlohmann::json& items = JsonAt(*pods, {"items"});
+    if (items.is_array()) {
+      for (const nlohmann::json& pod : items) OnPod("ADDED", pod);
+    }
     absl::MutexLock lock(&mu_);
     auto it = runs_.find(trial_id);
     return it == runs_.end() ? std::nullopt : it->second.exit_code;
@@ -378,7 +383,7 @@ class KubernetesExecutor final : public trial_runner::Executor {
       absl::MutexLock lock(&mu_);
       auto it = runs_.find(trial_id);
       if (it == runs_.end() || type == "DELETED") return;
-      it->second.pod_name = pod["metadata"]["name"].get<std::string>();
+      it->second.pod_name = StringAt(pod, {"metadata", "name"});
       if (std::optional<int> code = PodExitCode(pod)) {
         it->second.exit_code = code;
       }
@@ -401,10 +406,11 @@ class KubernetesExecutor final : public trial_runner::Executor {
         absl::StatusOr<nlohmann::json> list = client_->Call(
             "GET", absl::StrCat(path, "?labelSelector=", selector_));
         if (list.ok()) {
-          for (const nlohmann::json& item : (*list)["items"]) {
-            handle("ADDED", item);
+          const nlohmann::json& items = JsonAt(*list, {"items"});
+          if (items.is_array()) {
+            for (const nlohmann::json& item : items) handle("ADDED", item);
           }
-          version = (*list)["metadata"].value("resourceVersion", "0");
+          version = StringAt(*list, {"metadata", "resourceVersion"}, "0");
         }
         status = list.status();
       } else {
@@ -414,7 +420,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
                          "&resourceVersion=", version, "&timeoutSeconds=",
                          absl::ToInt64Seconds(options_.watch_timeout)),
             [&](const std::string& type, const nlohmann::json& object) {
-              version = object["metadata"].value("resourceVersion", version);
+              version =
+                  StringAt(object, {"metadata", "resourceVersion"}, version);
               if (type != "BOOKMARK") handle(type, object);
             },
             [this] { return Closing(); });
