@@ -28,11 +28,23 @@ struct Target {
 
 inline constexpr char kDefaultHttp[] = "127.0.0.1:8080";
 
+// How a serving process runs Kubernetes trials (--k8s-owner, --k8s-max-jobs).
+struct KubernetesArgs {
+  // The vernier.dev/owner label value of the Jobs it creates and adopts;
+  // empty: the host name and a hash of the database's path, stable across
+  // restarts.
+  std::string owner;
+  // At most this many of its Jobs exist at once, over all its studies;
+  // 0: no cap.
+  int max_jobs = 0;
+};
+
 struct RunArgs {
   std::string yaml_path;
   std::string db_path = kDefaultDb;
   // The dashboard's address; port 0 (the default) picks a free one.
   std::string http_address = "127.0.0.1:0";
+  KubernetesArgs kubernetes;
 };
 int Run(const RunArgs& args);
 
@@ -48,6 +60,7 @@ struct ServeArgs {
   std::string admin_token_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  KubernetesArgs kubernetes;
 };
 int Serve(const ServeArgs& args);
 

@@ -77,8 +77,35 @@ class FakeExecutor final : public trial_runner::Executor {
     return absl::OkStatus();
   }
 
+  // Adopt takes over the workers of these trials; they run until EndWorker.
+  void AdoptOnResume(std::set<int64_t> trial_ids) {
+    absl::MutexLock lock(&mutex_);
+    adoptable_ = std::move(trial_ids);
+  }
+
+  std::map<int64_t, trial_runner::AdoptedWorker> Adopt(
+      const std::vector<TrialLaunch>& running) override {
+    absl::MutexLock lock(&mutex_);
+    std::map<int64_t, trial_runner::AdoptedWorker> adopted;
+    for (const TrialLaunch& launch : running) {
+      offered_.push_back(launch.trial_id);
+      if (!adoptable_.contains(launch.trial_id)) continue;
+      running_.insert(launch.trial_id);
+      adopted[launch.trial_id] = {absl::StrCat("token-", launch.trial_id)};
+    }
+    return adopted;
+  }
+
+  void EndWorker(int64_t trial_id, int exit_code) {
+    Exit(trial_id, WorkerExited{.exit_code = exit_code});
+  }
+
   void Shutdown() override {}
 
+  std::vector<int64_t> offered() {
+    absl::MutexLock lock(&mutex_);
+    return offered_;
+  }
   int max_running() {
     absl::MutexLock lock(&mutex_);
     return max_running_;
@@ -119,6 +146,8 @@ class FakeExecutor final : public trial_runner::Executor {
   int rows_not_running_ ABSL_GUARDED_BY(mutex_) = 0;
   std::vector<TrialLaunch> launches_ ABSL_GUARDED_BY(mutex_);
   std::vector<int64_t> reclaimed_ ABSL_GUARDED_BY(mutex_);
+  std::set<int64_t> adoptable_ ABSL_GUARDED_BY(mutex_);
+  std::vector<int64_t> offered_ ABSL_GUARDED_BY(mutex_);
 };
 
 double Param(const TrialLaunch& launch, const std::string& name) {
@@ -404,6 +433,53 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
   EXPECT_DOUBLE_EQ(trials[0].objective(), 0.25);
   EXPECT_EQ(trials[0].attempt(), 2);
+}
+
+TEST_F(StudyControllerTest, ResumeFollowsTheWorkersTheExecutorAdopts) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  v1::Trial left;
+  left.set_study_id(study.id());
+  left.set_number(1);
+  (*left.mutable_parameters())["x"].set_number_value(0.25);
+  left.set_state(v1::Trial::RUNNING);
+  left.set_attempt(1);
+  auto created = store_->CreateTrials({left});
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->front().id();
+  // Reported before the restart.
+  v1::Measurement measurement;
+  measurement.set_step(3);
+  (*measurement.mutable_metrics())["accuracy"] = 0.75;
+  ASSERT_TRUE(store_->AddMeasurements(id, {measurement}).ok());
+
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    return Succeed(Param(launch, "x"));
+  });
+  executor.AdoptOnResume({id});
+  TrialRegistry registry;
+  StudyControllerOptions options;
+  options.registry = &registry;
+  options.report_endpoint = "127.0.0.1:1";
+  RunStudy(
+      study, executor,
+      [&](StudyController&) {
+        // Its worker reports again with the token it was launched with.
+        WaitFor([&] { return registry.Check(id, absl::StrCat("token-", id)).ok(); });
+        EXPECT_FALSE(registry.Check(id, "another").ok());
+        executor.EndWorker(id, 0);
+      },
+      std::move(options));
+  EXPECT_THAT(executor.offered(), ::testing::ElementsAre(id));
+  EXPECT_THAT(executor.reclaimed(), ::testing::IsEmpty());
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
+  EXPECT_EQ(trials[0].attempt(), 1);  // not run again
+  // No final value: its last report before the restart stands for one.
+  EXPECT_DOUBLE_EQ(trials[0].objective(), 0.75);
+  for (const TrialLaunch& launch : executor.launches()) {
+    EXPECT_NE(launch.trial_id, id);
+  }
 }
 
 TEST_F(StudyControllerTest, GridEndsWhenTheSpaceIsUsedUp) {

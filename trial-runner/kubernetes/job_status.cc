@@ -83,6 +83,31 @@ std::optional<int> PodExitCode(const nlohmann::json& pod) {
   return code.get<int>();
 }
 
+bool PodHasRun(const nlohmann::json& pod) {
+  const std::string phase = Text(Path(pod, {"status"}), "phase");
+  if (phase == "Running" || phase == "Succeeded") return true;
+  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array() || statuses.empty()) return false;
+  return Path(statuses[0], {"state", "running"}).is_object() ||
+         Path(statuses[0], {"state", "terminated"}).is_object();
+}
+
+std::optional<absl::Time> PodStartedAt(const nlohmann::json& pod) {
+  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array() || statuses.empty()) return std::nullopt;
+  for (const char* state : {"running", "terminated"}) {
+    const std::string text =
+        Text(Path(statuses[0], {"state", state}), "startedAt");
+    absl::Time time;
+    std::string error;
+    if (!text.empty() &&
+        absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
+      return time;
+    }
+  }
+  return std::nullopt;
+}
+
 int64_t TrialIdOf(const nlohmann::json& object) {
   const nlohmann::json& label =
       Path(object, {"metadata", "labels", kTrialLabel});
