@@ -129,7 +129,7 @@ absl::Status StudyControllerImpl::Recover() {
           "it runs again",
           study_.name(), trial.number());
       // Its worker held its devices until now: charged once, in this write.
-      ChargeAttempt(trial);
+      ChargeAttempt(trial, options_.now());
       trial.set_state(v1::Trial::PENDING);
       trial.set_state_message("interrupted; runs again");
       if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
@@ -475,9 +475,16 @@ absl::Status StudyControllerImpl::Handle(const MetricsObserved& event) {
 absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr) return absl::OkStatus();
-  ChargeAttempt(*trial);
+  // The worker's own end, when the executor knows it, within the attempt.
+  const absl::Time now = options_.now();
+  const absl::Time end =
+      event.end_time.has_value()
+          ? std::min(now, std::max(*event.end_time,
+                                   FromProto(trial->start_time())))
+          : now;
+  ChargeAttempt(*trial, end);
   ReleaseFor(trial->id());
-  *trial->mutable_end_time() = ToProto(options_.now());
+  *trial->mutable_end_time() = ToProto(end);
   if (event.exit_code.has_value()) trial->set_exit_code(*event.exit_code);
   if (event.exit_signal.has_value()) trial->set_exit_signal(*event.exit_signal);
   trial->clear_local_worker();

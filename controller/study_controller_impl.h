@@ -236,9 +236,9 @@ class StudyControllerImpl final : public StudyController {
   void AssignDevices(v1::Trial& trial, trial_runner::TrialLaunch& launch);
   // Gives back what a trial held; nothing when it held nothing.
   void ReleaseFor(int64_t trial_id);
-  // Adds the cost of a RUNNING trial's current attempt to its cost, before
-  // its state changes.
-  void ChargeAttempt(v1::Trial& trial);
+  // Adds the cost of a RUNNING trial's current attempt, until `end`, to its
+  // cost, before its state changes.
+  void ChargeAttempt(v1::Trial& trial, absl::Time end);
   // Ends the study for its budget: when the spend would reach the limit
   // before the next tick and a stop, or when nothing runs and the rest
   // cannot carry another trial.

@@ -95,6 +95,9 @@ struct WorkerExited {
   bool stopped = false;            // stopped by Stop()
   std::string log_tail;            // the last lines of the log
   absl::Status launch_error;       // not OK when the worker could not start
+  // When it ended, when the executor learns it later than it happened (a
+  // pod's finishedAt, told through a watch); unset: as the event is posted.
+  std::optional<absl::Time> end_time;
 };
 
 // A worker an earlier process launched that an executor now follows.

@@ -387,8 +387,8 @@ def test_a_trial_costs_its_requests_from_when_its_pod_runs(apiserver, vernier):
     for t in trials:
         with open(os.path.join(vernier.folder, f"run-times-{t['id']}")) as f:
             started, ended = map(float, f.read().split())
-        # What the pod's own clock says it ran, within the 1 s accounting tick
-        # and the time its end takes to reach the server through the watch.
+        # What the pod's own clock says it ran (from its container's startedAt
+        # to its finishedAt), give or take the process's own start and exit.
         cost = t.get("cost", 0)
         assert cost == pytest.approx((ended - started) * per_second, abs=1.5 * per_second), t
         # The 4 s its pod waited to be scheduled are not charged.

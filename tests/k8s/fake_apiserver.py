@@ -61,7 +61,7 @@ def now():
 
 
 def now_precise():
-    """RFC 3339 with microseconds, as a kubelet may write startedAt."""
+    """RFC 3339 with microseconds, for a container's startedAt and finishedAt."""
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
@@ -230,10 +230,10 @@ def watch_process(key, job_name, proc):
         if pod is None or job is None or "finished_at" in job:
             return
         container = pod["status"]["containerStatuses"][0]
-        started = container["state"].get("running", {}).get("startedAt", now())
+        started = container["state"].get("running", {}).get("startedAt", now_precise())
         container["state"] = {"terminated": {
             "exitCode": code, "reason": "Completed" if code == 0 else "Error",
-            "startedAt": started, "finishedAt": now()}}
+            "startedAt": started, "finishedAt": now_precise()}}
         pod["status"]["phase"] = "Succeeded" if code == 0 else "Failed"
         record("Pod", "MODIFIED", pod)
         if code == 0:

@@ -92,20 +92,28 @@ bool PodHasRun(const nlohmann::json& pod) {
          Path(statuses[0], {"state", "terminated"}).is_object();
 }
 
-std::optional<absl::Time> PodStartedAt(const nlohmann::json& pod) {
+// The RFC 3339 time `field` of the first container's `state` of `pod`.
+std::optional<absl::Time> ContainerTime(const nlohmann::json& pod,
+                                        const char* state, const char* field) {
   const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
   if (!statuses.is_array() || statuses.empty()) return std::nullopt;
-  for (const char* state : {"running", "terminated"}) {
-    const std::string text =
-        Text(Path(statuses[0], {"state", state}), "startedAt");
-    absl::Time time;
-    std::string error;
-    if (!text.empty() &&
-        absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
-      return time;
-    }
+  const std::string text = Text(Path(statuses[0], {"state", state}), field);
+  absl::Time time;
+  std::string error;
+  if (text.empty() ||
+      !absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return time;
+}
+
+std::optional<absl::Time> PodStartedAt(const nlohmann::json& pod) {
+  if (auto time = ContainerTime(pod, "running", "startedAt")) return time;
+  return ContainerTime(pod, "terminated", "startedAt");
+}
+
+std::optional<absl::Time> PodFinishedAt(const nlohmann::json& pod) {
+  return ContainerTime(pod, "terminated", "finishedAt");
 }
 
 int64_t TrialIdOf(const nlohmann::json& object) {

@@ -36,6 +36,8 @@ bool PodHasRun(const nlohmann::json& pod);
 // When the pod's first container started, as its status says (running or
 // terminated startedAt); nullopt when it does not say.
 std::optional<absl::Time> PodStartedAt(const nlohmann::json& pod);
+// When it ended (terminated finishedAt); nullopt when it does not say.
+std::optional<absl::Time> PodFinishedAt(const nlohmann::json& pod);
 
 // The exit code of the pod's first container, once terminated.
 std::optional<int> PodExitCode(const nlohmann::json& pod);

@@ -212,6 +212,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
     // When its pod began to run, once seen; whether WorkerRunning told so.
     std::optional<absl::Time> ran_since;
     bool running_posted = false;
+    // When its pod's container ended, once seen.
+    std::optional<absl::Time> finished_at;
   };
 
   bool Closing() {
@@ -340,6 +342,7 @@ class KubernetesExecutor final : public trial_runner::Executor {
     }
     if (run.slot_held) options_.slots->Release();
     exited.trial_id = trial_id;
+    if (!exited.end_time.has_value()) exited.end_time = run.finished_at;
     {
       // A pod that ran is told of before its end, even when it ended before
       // OnPod could tell.
@@ -488,6 +491,9 @@ class KubernetesExecutor final : public trial_runner::Executor {
       }
       if (!it->second.ran_since.has_value() && PodHasRun(pod)) {
         it->second.ran_since = PodStartedAt(pod).value_or(options_.clock());
+      }
+      if (std::optional<absl::Time> finished = PodFinishedAt(pod)) {
+        it->second.finished_at = finished;
       }
     }
     PostWaiting(trial_id, reason);
