@@ -34,7 +34,7 @@ struct KubernetesArgs {
   // empty: the host name and a hash of the database's path, stable across
   // restarts.
   std::string owner;
-  // At most this many of its Jobs exist at once, over all its studies;
+  // At most this many of its Jobs run at once, over all its studies;
   // 0: no cap.
   int max_jobs = 0;
 };

@@ -410,8 +410,9 @@ TEST_F(StudyControllerTest, StopRequestThenResumeFinishesExactlyMaxTrials) {
     EXPECT_EQ(trial.state(), v1::Trial::SUCCEEDED);
 }
 
-TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
-  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+// Trial 1 (x = 0.25) of `study`, as a process that died left it: RUNNING in
+// its first attempt. Returns its id.
+int64_t LeaveTrialRunning(storage::Store& store, const v1::Study& study) {
   v1::Trial left;
   left.set_study_id(study.id());
   left.set_number(1);
@@ -419,15 +420,20 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   left.set_state(v1::Trial::RUNNING);
   left.set_attempt(1);
   left.mutable_local_worker()->set_pid(999999);
-  auto created = store_->CreateTrials({left});
-  ASSERT_TRUE(created.ok());
+  auto created = store.CreateTrials({left});
+  EXPECT_TRUE(created.ok()) << created.status();
+  return created.ok() ? created->front().id() : 0;
+}
+
+TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  const int64_t id = LeaveTrialRunning(*store_, study);
 
   FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
     return Succeed(Param(launch, "x"));
   });
   RunStudy(study, executor);
-  EXPECT_THAT(executor.reclaimed(),
-              ::testing::ElementsAre(created->front().id()));
+  EXPECT_THAT(executor.reclaimed(), ::testing::ElementsAre(id));
   std::vector<v1::Trial> trials = Trials(study);
   ASSERT_EQ(trials.size(), 2u);
   EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
@@ -437,15 +443,7 @@ TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
 
 TEST_F(StudyControllerTest, ResumeFollowsTheWorkersTheExecutorAdopts) {
   v1::Study study = MakeStudy(Yaml("{max: 2}"));
-  v1::Trial left;
-  left.set_study_id(study.id());
-  left.set_number(1);
-  (*left.mutable_parameters())["x"].set_number_value(0.25);
-  left.set_state(v1::Trial::RUNNING);
-  left.set_attempt(1);
-  auto created = store_->CreateTrials({left});
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->front().id();
+  const int64_t id = LeaveTrialRunning(*store_, study);
   // Reported before the restart.
   v1::Measurement measurement;
   measurement.set_step(3);
