@@ -284,6 +284,9 @@ class KubernetesExecutor final : public trial_runner::Executor {
     }
     if (!created.ok()) return Fail(trial_id, created.status());
     PostWaiting(trial_id, "");
+    // The pod watch may have told why the pod waits before that line
+    // cleared it: read the pod again.
+    RefreshPods(trial_id);
     const std::string uid =
         created->value("metadata", nlohmann::json::object()).value("uid", "");
     const nlohmann::json secret = BuildTokenSecret(
