@@ -29,11 +29,23 @@ struct Target {
 
 inline constexpr char kDefaultHttp[] = "127.0.0.1:8080";
 
+// How a serving process runs Kubernetes trials (--k8s-owner, --k8s-max-jobs).
+struct KubernetesArgs {
+  // The vernier.dev/owner label value of the Jobs it creates and adopts;
+  // empty: the host name and a hash of the database's path, stable across
+  // restarts.
+  std::string owner;
+  // At most this many of its Jobs run at once, over all its studies;
+  // 0: no cap.
+  int max_jobs = 0;
+};
+
 struct RunArgs {
   std::string yaml_path;
   std::string db_path = kDefaultDb;
   // The dashboard's address; port 0 (the default) picks a free one.
   std::string http_address = "127.0.0.1:0";
+  KubernetesArgs kubernetes;
 };
 int Run(const RunArgs& args);
 
@@ -51,6 +63,7 @@ struct ServeArgs {
   std::string tls_key_file;
   int max_running_trials = 0;                // 0: no cap
   std::vector<std::string> max_running_per;  // "LABEL=N" each
+  KubernetesArgs kubernetes;
 };
 int Serve(const ServeArgs& args);
 

@@ -5,6 +5,7 @@
 #include "algorithms/external/external_algorithm.h"
 #include "cli/commands.h"
 #include "spdlog/spdlog.h"
+#include "trial-runner/kubernetes/job_builder.h"
 
 namespace {
 
@@ -21,6 +22,29 @@ void AddTargetOptions(CLI::App* command, vernier::cli::Target* target) {
   command->add_option(
       "--tls-ca", target->tls_ca_file,
       "PEM file of the CA that signed the server's certificate");
+}
+
+// --k8s-owner / --k8s-max-jobs of a command that runs studies.
+void AddKubernetesOptions(CLI::App* command,
+                          vernier::cli::KubernetesArgs* kubernetes) {
+  command
+      ->add_option("--k8s-owner", kubernetes->owner,
+                   "Label value (vernier.dev/owner) of the Kubernetes Jobs "
+                   "this process creates and, after a restart, adopts "
+                   "(default: host name and a hash of the database path)")
+      ->check([](const std::string& owner) -> std::string {
+        if (vernier::kubernetes::OwnerLabelValue(owner) == owner) return "";
+        return "'" + owner +
+               "' is not a Kubernetes label value: at most 63 letters, "
+               "digits, '-', '_' or '.', starting and ending with a letter "
+               "or digit";
+      });
+  command
+      ->add_option("--k8s-max-jobs", kubernetes->max_jobs,
+                   "At most this many Kubernetes Jobs at once, over all "
+                   "studies (0: no cap); more trials wait, visibly")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -43,6 +67,7 @@ int main(int argc, char** argv) {
   run->add_option("--http", run_args.http_address,
                   "Dashboard address (port 0: any free port)")
       ->capture_default_str();
+  AddKubernetesOptions(run, &run_args.kubernetes);
 
   std::string validate_path;
   CLI::App* validate = app.add_subcommand(
@@ -91,6 +116,7 @@ int main(int argc, char** argv) {
   serve->add_option("--max-running-per", serve_args.max_running_per,
                     "LABEL=N: at most N running trials for each value of the "
                     "study label LABEL (e.g. team=8); repeatable");
+  AddKubernetesOptions(serve, &serve_args.kubernetes);
 
   cli::QueryArgs query;
   auto add_query = [&](const std::string& name, const std::string& help,

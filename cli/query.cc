@@ -250,7 +250,7 @@ int ShowCost(const CostArgs& args) {
   std::map<std::pair<std::string, std::string>, Group> groups;
   for (const v1::Study& study : *studies) {
     const v1::StudySpec& spec = study.spec();
-    if (controller::HourlyRate(spec.worker()) <= 0) continue;
+    if (controller::HourlyRate(spec) <= 0) continue;
     absl::StatusOr<std::vector<v1::Trial>> trials =
         (*source)->ListTrials(study);
     if (!trials.ok()) return Fail(trials.status());

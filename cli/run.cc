@@ -175,7 +175,7 @@ int Run(const RunArgs& args) {
   absl::StatusOr<Serving> serving =
       StartServing(store->get(), args.db_path, grpc,
                    web::HttpServerOptions{.address = args.http_address},
-                   std::move(options), &observability);
+                   args.kubernetes, std::move(options), &observability);
   if (!serving.ok()) {
     std::cerr << serving.status().message() << "\n";
     return kExitError;

@@ -45,7 +45,7 @@ int Serve(const ServeArgs& args) {
     return kExitError;
   }
   absl::StatusOr<Serving> serving = StartServing(
-      store->get(), args.db_path, grpc, http,
+      store->get(), args.db_path, grpc, http, args.kubernetes,
       controller::StudyManagerOptions{
           .on_trial_finished = [](const v1::Study& study,
                                   const v1::Trial& trial) {

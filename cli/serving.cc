@@ -9,7 +9,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/files.h"
 #include "trial-runner/kubernetes/job_builder.h"
@@ -98,12 +97,11 @@ void Serving::Shutdown() {
 
 namespace {
 
-// The label value that marks this server's Jobs: $VERNIER_K8S_OWNER, else
-// the host name and a hash of the database's path, stable across restarts.
-std::string KubernetesOwner(const std::string& db_path) {
-  if (const char* owner = std::getenv("VERNIER_K8S_OWNER")) {
-    return kubernetes::OwnerLabelValue(owner);
-  }
+// The label value that marks this server's Jobs: `owner`, else the host
+// name and a hash of the database's path, stable across restarts.
+std::string KubernetesOwner(const std::string& owner,
+                            const std::string& db_path) {
+  if (!owner.empty()) return owner;
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   const size_t hash =
@@ -112,20 +110,13 @@ std::string KubernetesOwner(const std::string& db_path) {
       absl::StrCat(host, "-", absl::Hex(hash % 0xffffffffu)));
 }
 
-// The server-wide cap on running Jobs: $VERNIER_K8S_MAX_JOBS, else none.
-int KubernetesJobCap() {
-  int cap = 0;
-  const char* text = std::getenv("VERNIER_K8S_MAX_JOBS");
-  if (text != nullptr && !absl::SimpleAtoi(text, &cap)) cap = 0;
-  return cap;
-}
-
 }  // namespace
 
 absl::StatusOr<Serving> StartServing(storage::Store* database,
                                      const std::string& db_path,
                                      const server::GrpcServerOptions& grpc_options,
                                      const web::HttpServerOptions& http,
+                                     const KubernetesArgs& k8s,
                                      controller::StudyManagerOptions options,
                                      Observability* observability) {
   web::Metrics* metrics = &observability->metrics;
@@ -147,8 +138,8 @@ absl::StatusOr<Serving> StartServing(storage::Store* database,
     options.report_tls_ca = fs::absolute(grpc.tls_cert_file).string();
   }
   options.study_executor = kubernetes::KubernetesExecutorFactory(
-      kubernetes::SourcesFromEnvironment(), KubernetesOwner(db_path),
-      KubernetesJobCap());
+      kubernetes::SourcesFromEnvironment(),
+      KubernetesOwner(k8s.owner, db_path), k8s.max_jobs);
   Serving serving;
   serving.store = std::make_unique<storage::ObservedStore>(
       database, &observability->live);

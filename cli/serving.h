@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "cli/commands.h"
 #include "controller/study_manager.h"
 #include "server/grpc_server.h"
 #include "storage/observed_store.h"
@@ -83,12 +84,14 @@ struct Serving {
 // beside the database at `db_path`, report to that server and find the
 // bundled Python client on their PYTHONPATH (and, with TLS, the server's
 // certificate as VERNIER_TLS_CA), and the HTTP server on `http` options.
-// `options` gives the progress callbacks. `database` and `observability`
-// must outlive the Serving.
+// Kubernetes trials run as Jobs of `k8s.owner`, at most `k8s.max_jobs` at
+// once. `options` gives the progress callbacks.
+// `database` and `observability` must outlive the Serving.
 absl::StatusOr<Serving> StartServing(storage::Store* database,
                                      const std::string& db_path,
                                      const server::GrpcServerOptions& grpc,
                                      const web::HttpServerOptions& http,
+                                     const KubernetesArgs& k8s,
                                      controller::StudyManagerOptions options,
                                      Observability* observability);
 

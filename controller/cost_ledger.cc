@@ -4,8 +4,11 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "controller/proto_time.h"
 #include "controller/study_controller.h"
+#include "trial-runner/kubernetes/job_builder.h"
+#include "trial-runner/kubernetes/resource_requests.h"
 
 namespace vernier::controller {
 namespace {
@@ -26,16 +29,50 @@ bool RanToItsEnd(const v1::Trial& trial) {
 
 }  // namespace
 
-double HourlyRate(const v1::WorkerSpec& worker) {
-  const v1::PricingSpec& pricing = worker.pricing();
-  return pricing.gpu_hour() * worker.gpus_per_trial() +
-         pricing.cpu_hour() * worker.cpus_per_trial() +
-         pricing.memory_gb_hour() * worker.memory_gb_per_trial() +
+absl::StatusOr<TrialResources> ResourcesPerTrial(const v1::StudySpec& spec) {
+  const v1::WorkerSpec& worker = spec.worker();
+  if (worker.kind() != v1::WorkerSpec::KUBERNETES) {
+    return TrialResources{.gpus = static_cast<double>(worker.gpus_per_trial()),
+                          .cpus = static_cast<double>(worker.cpus_per_trial()),
+                          .memory_gb = worker.memory_gb_per_trial()};
+  }
+  // The Job any trial gets, its parameters left as ${params.NAME}: a request
+  // that names one is then no quantity.
+  kubernetes::TrialJob trial;
+  trial.study = spec.name();
+  trial.trial_id = 1;
+  for (const v1::ParameterSpec& parameter : spec.parameters()) {
+    trial.parameters[parameter.name()].set_string_value(
+        absl::StrCat("${params.", parameter.name(), "}"));
+  }
+  absl::StatusOr<nlohmann::json> job =
+      kubernetes::BuildJob(worker.kubernetes(), trial);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<kubernetes::PodRequests> requests =
+      kubernetes::PodRequestsOf(*job);
+  if (!requests.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a trial's pod must request fixed quantities to be priced; its Job's ",
+        requests.status().message()));
+  }
+  return TrialResources{.gpus = requests->gpus,
+                        .cpus = requests->cpus,
+                        .memory_gb = requests->memory_gb};
+}
+
+double HourlyRate(const v1::StudySpec& spec) {
+  const v1::PricingSpec& pricing = spec.worker().pricing();
+  absl::StatusOr<TrialResources> resources = ResourcesPerTrial(spec);
+  if (!resources.ok()) return 0;
+  return pricing.gpu_hour() * resources->gpus +
+         pricing.cpu_hour() * resources->cpus +
+         pricing.memory_gb_hour() * resources->memory_gb +
          pricing.instance_hour();
 }
 
 CostLedger::CostLedger(const v1::StudySpec& spec)
-    : hourly_rate_(HourlyRate(spec.worker())) {
+    : hourly_rate_(HourlyRate(spec)),
+      kubernetes_(spec.worker().kind() == v1::WorkerSpec::KUBERNETES) {
   if (spec.has_budget()) max_cost_ = spec.budget().max_cost();
   if (spec.trials().has_max_runtime()) {
     longest_run_ = FromProto(spec.trials().max_runtime()) +
@@ -45,10 +82,20 @@ CostLedger::CostLedger(const v1::StudySpec& spec)
 
 bool CostLedger::bounded() const { return longest_run_.has_value(); }
 
+std::optional<absl::Time> CostLedger::RunStart(const v1::Trial& trial) const {
+  if (trial.state() != v1::Trial::RUNNING) return std::nullopt;
+  if (kubernetes_) {
+    if (!trial.has_run_start_time()) return std::nullopt;
+    return FromProto(trial.run_start_time());
+  }
+  if (!trial.has_start_time()) return std::nullopt;
+  return FromProto(trial.start_time());
+}
+
 double CostLedger::AttemptCost(const v1::Trial& trial, absl::Time now) const {
-  if (trial.state() != v1::Trial::RUNNING || !trial.has_start_time()) return 0;
-  const absl::Duration held =
-      std::max(absl::ZeroDuration(), now - FromProto(trial.start_time()));
+  const std::optional<absl::Time> start = RunStart(trial);
+  if (!start.has_value()) return 0;
+  const absl::Duration held = std::max(absl::ZeroDuration(), now - *start);
   return hourly_rate_ * absl::ToDoubleHours(held);
 }
 
@@ -81,14 +128,14 @@ CostBalance CostLedger::Balance(const std::vector<const v1::Trial*>& trials,
     balance.spent += TrialCost(*trial, now);
     if (trial->state() != v1::Trial::RUNNING) continue;
     ++balance.running;
+    const std::optional<absl::Time> start = RunStart(*trial);
+    if (start.has_value()) balance.burn_per_hour += hourly_rate_;
     const absl::Duration elapsed =
-        trial->has_start_time() ? now - FromProto(trial->start_time())
-                                : absl::ZeroDuration();
+        start.has_value() ? now - *start : absl::ZeroDuration();
     balance.committed +=
         hourly_rate_ *
         absl::ToDoubleHours(std::max(absl::ZeroDuration(), projected - elapsed));
   }
-  balance.burn_per_hour = hourly_rate_ * balance.running;
   balance.trial_cost = hourly_rate_ * absl::ToDoubleHours(projected);
   if (!max_cost_.has_value()) {
     balance.remaining = std::numeric_limits<double>::infinity();

@@ -1,7 +1,9 @@
 #include "controller/cost_ledger.h"
 
+#include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "controller/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -59,6 +61,91 @@ TEST(CostLedgerTest, ARunningTrialAccruesByTheSecondFromWhatItHolds) {
   const v1::Trial ended = Ended(v1::Trial::SUCCEEDED, absl::Hours(1), 7.0);
   EXPECT_DOUBLE_EQ(ledger.AttemptCost(ended, kNow), 0.0);
   EXPECT_DOUBLE_EQ(ledger.TrialCost(ended, kNow), 7.0);
+}
+
+// A Kubernetes worker: 1 GPU, 4 CPUs (the template's sidecar adds 500m) and
+// 16 GiB requested, at 2.00/GPU-h, 0.10/CPU-h and 0.01/GB-h: 2.56 per hour.
+// No stop grace.
+v1::StudySpec KubernetesSpec(absl::string_view gpus = "1") {
+  v1::StudySpec spec;
+  spec.set_name("k8s");
+  spec.mutable_trials()->mutable_stop_grace();
+  spec.add_parameters()->set_name("lr");
+  v1::WorkerSpec& worker = *spec.mutable_worker();
+  worker.set_kind(v1::WorkerSpec::KUBERNETES);
+  v1::KubernetesWorkerSpec& kubernetes = *worker.mutable_kubernetes();
+  kubernetes.set_namespace_("ml");
+  kubernetes.set_image("train:1");
+  (*kubernetes.mutable_resources())["cpu"] = "3500m";
+  (*kubernetes.mutable_resources())["memory"] = "16Gi";
+  (*kubernetes.mutable_resources())["nvidia.com/gpu"] = std::string(gpus);
+  // spec.template.spec.containers: [{}, {name: log, resources: {requests:
+  // {cpu: 500m}}}]
+  google::protobuf::Struct& containers =
+      *(*(*(*kubernetes.mutable_job_template()->mutable_fields())["spec"]
+                .mutable_struct_value()
+                ->mutable_fields())["template"]
+              .mutable_struct_value()
+              ->mutable_fields())["spec"]
+           .mutable_struct_value();
+  google::protobuf::ListValue& list =
+      *(*containers.mutable_fields())["containers"].mutable_list_value();
+  list.add_values()->mutable_struct_value();
+  google::protobuf::Struct& sidecar = *list.add_values()->mutable_struct_value();
+  (*sidecar.mutable_fields())["name"].set_string_value("log");
+  (*(*(*sidecar.mutable_fields())["resources"]
+          .mutable_struct_value()
+          ->mutable_fields())["requests"]
+        .mutable_struct_value()
+        ->mutable_fields())["cpu"]
+      .set_string_value("500m");
+  worker.mutable_pricing()->set_gpu_hour(2.0);
+  worker.mutable_pricing()->set_cpu_hour(0.10);
+  worker.mutable_pricing()->set_memory_gb_hour(0.01);
+  return spec;
+}
+
+TEST(CostLedgerTest, AKubernetesTrialIsPricedByItsPodsRequests) {
+  absl::StatusOr<TrialResources> resources =
+      ResourcesPerTrial(KubernetesSpec());
+  ASSERT_TRUE(resources.ok()) << resources.status();
+  EXPECT_DOUBLE_EQ(resources->gpus, 1);
+  EXPECT_DOUBLE_EQ(resources->cpus, 4);
+  EXPECT_DOUBLE_EQ(resources->memory_gb, 16);
+  EXPECT_DOUBLE_EQ(CostLedger(KubernetesSpec()).hourly_rate(), 2.56);
+}
+
+TEST(CostLedgerTest, AKubernetesRequestThatNamesAParameterCannotBePriced) {
+  absl::StatusOr<TrialResources> resources =
+      ResourcesPerTrial(KubernetesSpec("${params.lr}"));
+  EXPECT_FALSE(resources.ok());
+  EXPECT_THAT(std::string(resources.status().message()),
+              ::testing::HasSubstr("'${params.lr}' is not a Kubernetes "
+                                   "quantity"));
+  EXPECT_DOUBLE_EQ(HourlyRate(KubernetesSpec("${params.lr}")), 0);
+}
+
+TEST(CostLedgerTest, AKubernetesTrialCostsNothingUntilItsPodRuns) {
+  v1::StudySpec spec = KubernetesSpec();
+  spec.mutable_budget()->set_max_cost(100);
+  spec.mutable_trials()->mutable_max_runtime()->set_seconds(3600);
+  const CostLedger ledger(spec);
+  // Created an hour ago; its pod has waited for a node since.
+  v1::Trial waiting = Running(absl::Hours(1), /*earlier_cost=*/0.5);
+  EXPECT_DOUBLE_EQ(ledger.AttemptCost(waiting, kNow), 0);
+  EXPECT_DOUBLE_EQ(ledger.TrialCost(waiting, kNow), 0.5);
+  // Its pod has run for the last half hour.
+  v1::Trial running = waiting;
+  *running.mutable_run_start_time() = ToProto(kNow - absl::Minutes(30));
+  EXPECT_DOUBLE_EQ(ledger.AttemptCost(running, kNow), 1.28);
+
+  // A waiting pod burns nothing but may still cost its whole max_runtime;
+  // a running one has half an hour left.
+  const CostBalance balance = ledger.Balance({&waiting, &running}, kNow);
+  EXPECT_DOUBLE_EQ(balance.burn_per_hour, 2.56);
+  EXPECT_DOUBLE_EQ(balance.spent, 0.5 + 0.5 + 1.28);
+  EXPECT_NEAR(balance.committed, 2.56 + 1.28, 1e-9);
+  EXPECT_EQ(balance.running, 2);
 }
 
 TEST(CostLedgerTest, AdmitsATrialOnlyWhenTheBudgetCarriesItToMaxRuntime) {

@@ -112,14 +112,17 @@ class CostValidator {
     const v1::WorkerSpec& worker = spec_.worker();
     if (worker.kind() == v1::WorkerSpec::KUBERNETES) {
       constexpr absl::string_view kWhy =
-          "is for local workers: a Kubernetes trial asks for its GPUs and "
-          "CPUs in worker.kubernetes.resources";
+          "is for local workers: a Kubernetes trial asks for its GPUs, CPUs "
+          "and memory in worker.kubernetes.resources (or its job_template)";
       if (worker.gpus_per_trial() != 0) {
         Add("worker.gpus_per_trial", std::string(kWhy));
       }
       if (worker.gpus_size() > 0) Add("worker.gpus", std::string(kWhy));
       if (worker.cpus_per_trial() != 0) {
         Add("worker.cpus_per_trial", std::string(kWhy));
+      }
+      if (worker.memory_gb_per_trial() != 0) {
+        Add("worker.memory_gb_per_trial", std::string(kWhy));
       }
     }
     if (worker.gpus_per_trial() < 0) {
@@ -164,6 +167,15 @@ class CostValidator {
         prices_valid_ = false;
       }
     }
+    if (spec_.worker().kind() == v1::WorkerSpec::KUBERNETES &&
+        spec_.worker().has_pricing()) {
+      absl::StatusOr<TrialResources> resources = ResourcesPerTrial(spec_);
+      if (!resources.ok()) {
+        Add("worker.pricing", absl::StrCat("cannot price a trial: ",
+                                           resources.status().message()));
+        prices_valid_ = false;
+      }
+    }
   }
 
   void CheckBudget() {
@@ -181,11 +193,16 @@ class CostValidator {
                        "' is not a currency code: three capital letters, "
                        "such as USD or EUR"));
     }
-    if (prices_valid_ && !(HourlyRate(spec_.worker()) > 0)) {
+    if (prices_valid_ && !(HourlyRate(spec_) > 0)) {
       Add("worker.pricing",
-          "a budget needs prices that give a trial a cost: instance_hour, "
-          "or gpu_hour with gpus_per_trial, cpu_hour with cpus_per_trial, "
-          "memory_gb_hour with memory_gb_per_trial");
+          spec_.worker().kind() == v1::WorkerSpec::KUBERNETES
+              ? "a budget needs prices that give a trial a cost: "
+                "instance_hour, or gpu_hour, cpu_hour or memory_gb_hour for "
+                "what its pod requests (nvidia.com/gpu, cpu, memory)"
+              : "a budget needs prices that give a trial a cost: "
+                "instance_hour, or gpu_hour with gpus_per_trial, cpu_hour "
+                "with cpus_per_trial, memory_gb_hour with "
+                "memory_gb_per_trial");
     }
   }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/struct.pb.h"
+#include "trial-runner/kubernetes/resource_requests.h"
 
 namespace vernier::controller {
 namespace {
@@ -51,37 +52,6 @@ bool IsResourceName(absl::string_view name) {
     if (!absl::ascii_isalnum(c) && c != '-' && c != '_' && c != '.') {
       return false;
     }
-  }
-  return true;
-}
-
-// A Kubernetes quantity: a non-negative decimal number with an optional
-// suffix: binary (Ki..Ei), decimal (m, k, M..E) or an exponent (e3, E-2).
-bool IsQuantity(absl::string_view text) {
-  size_t i = 0;
-  if (i < text.size() && text[i] == '+') ++i;
-  size_t digits = 0;
-  while (i < text.size() && absl::ascii_isdigit(text[i])) ++i, ++digits;
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && absl::ascii_isdigit(text[i])) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  const absl::string_view suffix = text.substr(i);
-  if (suffix.empty()) return true;
-  for (absl::string_view known : {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k",
-                                  "M", "G", "T", "P", "E"}) {
-    if (suffix == known) return true;
-  }
-  if (suffix.front() != 'e' && suffix.front() != 'E') return false;
-  absl::string_view exponent = suffix.substr(1);
-  if (!exponent.empty() &&
-      (exponent.front() == '+' || exponent.front() == '-')) {
-    exponent.remove_prefix(1);
-  }
-  if (exponent.empty()) return false;
-  for (char c : exponent) {
-    if (!absl::ascii_isdigit(c)) return false;
   }
   return true;
 }
@@ -131,7 +101,7 @@ class KubernetesValidator {
         Add(path, absl::StrCat("'", name,
                                "' is not a resource name (cpu, memory, "
                                "nvidia.com/gpu, ...)"));
-      } else if (!IsQuantity(quantity)) {
+      } else if (!kubernetes::ParseQuantity(quantity).ok()) {
         Add(path, absl::StrCat("'", quantity,
                                "' is not a Kubernetes quantity (4, 500m, "
                                "16Gi, 1e3, ...)"));

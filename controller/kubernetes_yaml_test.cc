@@ -92,6 +92,41 @@ worker:
 }
 
 
+TEST(KubernetesYamlTest, APricedBudgetedStudyIsValid) {
+  const std::string yaml = absl::StrCat(
+      kBase, "  pricing: {gpu_hour: 2.48, cpu_hour: 0.05, memory_gb_hour: 0.01}\n",
+      "budget: {max_cost: 40}\n");
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  EXPECT_TRUE(loaded.errors.empty()) << Describe(loaded.errors);
+}
+
+TEST(KubernetesYamlTest, PricingNeedsRequestsThatNameNoParameter) {
+  const std::string yaml = absl::StrCat(kBase, R"yaml(    job_template:
+      spec:
+        template:
+          spec:
+            containers:
+              - {name: trainer}
+              - {name: cache, resources: {requests: {memory: "${params.depth}Gi"}}}
+  pricing: {memory_gb_hour: 0.01}
+)yaml");
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  ASSERT_EQ(loaded.errors.size(), 1u) << Describe(loaded.errors);
+  EXPECT_EQ(loaded.errors[0].path, "worker.pricing");
+  EXPECT_THAT(loaded.errors[0].message,
+              HasSubstr("containers[1].resources.requests.memory: "
+                        "'${params.depth}Gi' is not a Kubernetes quantity"));
+}
+
+TEST(KubernetesYamlTest, LocalResourceFieldsAreRefused) {
+  const std::string yaml =
+      absl::StrCat(kBase, "  memory_gb_per_trial: 16\n  cpus_per_trial: 2\n");
+  const LoadedStudy loaded = LoadStudyYaml(yaml, kBaseDir);
+  ASSERT_EQ(loaded.errors.size(), 2u) << Describe(loaded.errors);
+  EXPECT_THAT(Describe(loaded.errors),
+              HasSubstr("worker.memory_gb_per_trial: is for local workers"));
+}
+
 class MalformedKubernetesTest : public ::testing::TestWithParam<MalformedCase> {};
 
 TEST(MalformedKubernetesBaseTest, BaseIsValid) {

@@ -107,14 +107,26 @@ absl::Status StudyControllerImpl::Recover() {
   absl::StatusOr<std::vector<v1::Trial>> trials =
       store_->ListTrials(study_.id());
   if (!trials.ok()) return trials.status();
+  std::map<int64_t, trial_runner::AdoptedWorker> adopted;
+  if (!ask_tell()) {
+    absl::StatusOr<std::map<int64_t, trial_runner::AdoptedWorker>> taken =
+        AdoptWorkers(*trials);
+    if (!taken.ok()) return taken.status();
+    adopted = *std::move(taken);
+  }
   for (v1::Trial& trial : *trials) {
-    // An ask/tell trial stays with its client, which may still complete it.
-    if (trial.state() == v1::Trial::RUNNING && !ask_tell()) {
+    if (adopted.contains(trial.id())) {
+      if (absl::Status s = Readopt(trial, adopted.at(trial.id()).token);
+          !s.ok()) {
+        return s;
+      }
+    } else if (trial.state() == v1::Trial::RUNNING && !ask_tell()) {
+      // An ask/tell trial stays with its client, which may still complete it.
       if (absl::Status reclaimed = executor_->Reclaim(trial); !reclaimed.ok()) {
         return reclaimed;
       }
       // Its worker held its devices until now: charged once, in this write.
-      ChargeAttempt(trial);
+      ChargeAttempt(trial, options_.now());
       const std::string& metric = spec().objective().metric();
       if (trial.final_metrics().contains(metric)) {
         // Its worker's FinishTrial was acknowledged: that result stands, and
@@ -161,6 +173,51 @@ void StudyControllerImpl::EndWithAcknowledgedResult(v1::Trial& trial) {
     trial.set_state_message(
         absl::StrCat(spec().objective().metric(), " is not finite"));
   }
+}
+
+absl::StatusOr<std::map<int64_t, trial_runner::AdoptedWorker>>
+StudyControllerImpl::AdoptWorkers(const std::vector<v1::Trial>& trials) {
+  std::vector<trial_runner::TrialLaunch> running;
+  for (const v1::Trial& trial : trials) {
+    if (trial.state() != v1::Trial::RUNNING) continue;
+    absl::StatusOr<trial_runner::TrialLaunch> launch = MakeLaunch(trial);
+    if (!launch.ok()) return launch.status();
+    running.push_back(*std::move(launch));
+  }
+  return executor_->Adopt(running);
+}
+
+absl::Status StudyControllerImpl::Readopt(const v1::Trial& trial,
+                                          std::string token) {
+  spdlog::info("study {}: trial {} still runs; following its worker again",
+               study_.name(), trial.number());
+  // Its reports so far: the last value of each metric stands in for a
+  // final one it never reports, and the early-stopping rule sees its curve.
+  absl::StatusOr<std::vector<v1::Measurement>> measurements =
+      store_->ListMeasurements(trial.id());
+  if (!measurements.ok()) return measurements.status();
+  std::vector<v1::Measurement> by_step = *measurements;
+  std::stable_sort(by_step.begin(), by_step.end(),
+                   [](const v1::Measurement& a, const v1::Measurement& b) {
+                     return a.step() < b.step();
+                   });
+  for (const v1::Measurement& measurement : by_step) {
+    for (const auto& [name, value] : measurement.metrics()) {
+      last_intermediate_[trial.id()][name] = value;
+    }
+  }
+  if (early_stopper_ != nullptr) {
+    early_stopper_->Restart(trial.id());
+    early_stopper_->Load(trial.id(), by_step);
+  }
+  if (options_.registry != nullptr) {
+    options_.registry->Add(trial.id(), TrialRegistry::Entry{
+                                           .study_id = study_.id(),
+                                           .token = std::move(token),
+                                           .controller = this,
+                                       });
+  }
+  return absl::OkStatus();
 }
 
 absl::Status StudyControllerImpl::Advance() {
@@ -230,7 +287,8 @@ absl::Status StudyControllerImpl::ShowWaiting(v1::Trial& trial,
   return store_->UpdateTrial(trial);
 }
 
-absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
+absl::StatusOr<trial_runner::TrialLaunch> StudyControllerImpl::MakeLaunch(
+    const v1::Trial& trial) const {
   absl::StatusOr<trial_runner::TrialLaunch> basics =
       LaunchBasics(spec(), trial);
   if (!basics.ok()) return basics.status();
@@ -248,17 +306,13 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
             ? options_.python_client_path
             : absl::StrCat(options_.python_client_path, ":", user_path);
   }
-  std::string token;
   if (options_.registry != nullptr) {
-    token = NewTrialToken();
     launch.env["VERNIER_ENDPOINT"] = options_.report_endpoint;
-    launch.env["VERNIER_TOKEN"] = token;
     if (!options_.report_tls_ca.empty()) {
       launch.env["VERNIER_TLS_CA"] = options_.report_tls_ca;
     }
   }
   launch.working_dir = spec().worker().working_dir();
-  AssignDevices(trial, launch);
   const std::filesystem::path log_dir =
       std::filesystem::path(options_.log_dir) / study_.name();
   std::error_code error;
@@ -280,6 +334,19 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
   for (const std::string& name : spec().objective().additional_metrics()) {
     launch.metric_names.push_back(name);
   }
+  return launch;
+}
+
+absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
+  absl::StatusOr<trial_runner::TrialLaunch> made = MakeLaunch(trial);
+  if (!made.ok()) return made.status();
+  trial_runner::TrialLaunch launch = *std::move(made);
+  std::string token;
+  if (options_.registry != nullptr) {
+    token = NewTrialToken();
+    launch.env["VERNIER_TOKEN"] = token;
+  }
+  AssignDevices(trial, launch);
 
   // The row says RUNNING, durably, before the worker exists.
   trial.set_state(v1::Trial::RUNNING);
@@ -293,6 +360,7 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
   trial.clear_final_metrics();
   trial.clear_log_tail();
   trial.clear_local_worker();
+  trial.clear_run_start_time();
   trial.set_log_path(launch.log_path);
   if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
   last_intermediate_.erase(trial.id());
@@ -410,6 +478,19 @@ absl::Status StudyControllerImpl::Handle(const WorkerWaiting& event) {
   return store_->UpdateTrial(*trial);
 }
 
+absl::Status StudyControllerImpl::Handle(const WorkerRunning& event) {
+  v1::Trial* trial = FindTrial(event.trial_id);
+  // An adopted worker is told of again: it has cost since it first ran.
+  if (trial == nullptr || trial->state() != v1::Trial::RUNNING ||
+      trial->has_run_start_time()) {
+    return absl::OkStatus();
+  }
+  // Never before the attempt began, whatever the cluster's clock says.
+  *trial->mutable_run_start_time() = ToProto(
+      std::max(event.since, FromProto(trial->start_time())));
+  return store_->UpdateTrial(*trial);
+}
+
 absl::Status StudyControllerImpl::Handle(const MetricsObserved& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr) return absl::OkStatus();
@@ -439,9 +520,16 @@ absl::Status StudyControllerImpl::Handle(const MetricsObserved& event) {
 absl::Status StudyControllerImpl::Handle(const WorkerExited& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr) return absl::OkStatus();
-  ChargeAttempt(*trial);
+  // The worker's own end, when the executor knows it, within the attempt.
+  const absl::Time now = options_.now();
+  const absl::Time end =
+      event.end_time.has_value()
+          ? std::min(now, std::max(*event.end_time,
+                                   FromProto(trial->start_time())))
+          : now;
+  ChargeAttempt(*trial, end);
   ReleaseFor(trial->id());
-  *trial->mutable_end_time() = ToProto(options_.now());
+  *trial->mutable_end_time() = ToProto(end);
   if (event.exit_code.has_value()) trial->set_exit_code(*event.exit_code);
   if (event.exit_signal.has_value()) trial->set_exit_signal(*event.exit_signal);
   trial->clear_local_worker();

@@ -23,8 +23,11 @@
 // next trial.
 //
 // Resume: Run starts from what the store holds. Trials left RUNNING by a
-// process that died are reclaimed (their workers killed) and run again, as
-// are PENDING ones; a STOPPED study becomes ACTIVE again.
+// process that died are offered to the executor (Executor::Adopt): those
+// whose workers it follows again keep running, their reports accepted with
+// the token they were launched with; the others are reclaimed (their workers
+// ended) and run again, as are PENDING ones. A STOPPED study becomes ACTIVE
+// again.
 #ifndef VERNIER_CONTROLLER_STUDY_CONTROLLER_H_
 #define VERNIER_CONTROLLER_STUDY_CONTROLLER_H_
 

@@ -27,6 +27,7 @@ using trial_runner::ExecutorEvent;
 using trial_runner::MetricsObserved;
 using trial_runner::WorkerExited;
 using trial_runner::WorkerStarted;
+using trial_runner::WorkerRunning;
 using trial_runner::WorkerWaiting;
 
 struct StopRequested {};
@@ -166,6 +167,16 @@ class StudyControllerImpl final : public StudyController {
   // Ends a trial whose final metrics hold the objective: SUCCEEDED, or
   // INFEASIBLE for a value that is not finite. Does not store it.
   void EndWithAcknowledgedResult(v1::Trial& trial);
+  // Hands the executor the trials left RUNNING by an earlier process;
+  // returns those whose workers it follows again.
+  absl::StatusOr<std::map<int64_t, trial_runner::AdoptedWorker>> AdoptWorkers(
+      const std::vector<v1::Trial>& trials);
+  // Takes back an adopted trial: its reports (with `token`) are accepted
+  // again and its measurements so far count as before the restart.
+  absl::Status Readopt(const v1::Trial& trial, std::string token);
+  // What the executor gets for `trial`, except its token and devices.
+  absl::StatusOr<trial_runner::TrialLaunch> MakeLaunch(
+      const v1::Trial& trial) const;
   // Starts whatever can start now; ends the study when nothing can.
   absl::Status Advance();
   absl::Status Launch(v1::Trial& trial);
@@ -178,6 +189,7 @@ class StudyControllerImpl final : public StudyController {
   absl::Status Handle(Event event);
   absl::Status Handle(const WorkerStarted& event);
   absl::Status Handle(const WorkerWaiting& event);
+  absl::Status Handle(const WorkerRunning& event);
   absl::Status Handle(const MetricsObserved& event);
   absl::Status Handle(const WorkerExited& event);
   absl::Status Handle(SuggestionsReady event);
@@ -235,9 +247,9 @@ class StudyControllerImpl final : public StudyController {
   void AssignDevices(v1::Trial& trial, trial_runner::TrialLaunch& launch);
   // Gives back what a trial held; nothing when it held nothing.
   void ReleaseFor(int64_t trial_id);
-  // Adds the cost of a RUNNING trial's current attempt to its cost, before
-  // its state changes.
-  void ChargeAttempt(v1::Trial& trial);
+  // Adds the cost of a RUNNING trial's current attempt, until `end`, to its
+  // cost, before its state changes.
+  void ChargeAttempt(v1::Trial& trial, absl::Time end);
   // Ends the study for its budget: when the spend would reach the limit
   // before the next tick and a stop, or when nothing runs and the rest
   // cannot carry another trial.

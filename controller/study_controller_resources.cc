@@ -120,8 +120,8 @@ void StudyControllerImpl::ReleaseFor(int64_t trial_id) {
   held_.erase(it);
 }
 
-void StudyControllerImpl::ChargeAttempt(v1::Trial& trial) {
-  trial.set_cost(ledger_.TrialCost(trial, options_.now()));
+void StudyControllerImpl::ChargeAttempt(v1::Trial& trial, absl::Time end) {
+  trial.set_cost(ledger_.TrialCost(trial, end));
 }
 
 void StudyControllerImpl::WithdrawFromPools() {

@@ -77,8 +77,35 @@ class FakeExecutor final : public trial_runner::Executor {
     return absl::OkStatus();
   }
 
+  // Adopt takes over the workers of these trials; they run until EndWorker.
+  void AdoptOnResume(std::set<int64_t> trial_ids) {
+    absl::MutexLock lock(&mutex_);
+    adoptable_ = std::move(trial_ids);
+  }
+
+  std::map<int64_t, trial_runner::AdoptedWorker> Adopt(
+      const std::vector<TrialLaunch>& running) override {
+    absl::MutexLock lock(&mutex_);
+    std::map<int64_t, trial_runner::AdoptedWorker> adopted;
+    for (const TrialLaunch& launch : running) {
+      offered_.push_back(launch.trial_id);
+      if (!adoptable_.contains(launch.trial_id)) continue;
+      running_.insert(launch.trial_id);
+      adopted[launch.trial_id] = {absl::StrCat("token-", launch.trial_id)};
+    }
+    return adopted;
+  }
+
+  void EndWorker(int64_t trial_id, int exit_code) {
+    Exit(trial_id, WorkerExited{.exit_code = exit_code});
+  }
+
   void Shutdown() override {}
 
+  std::vector<int64_t> offered() {
+    absl::MutexLock lock(&mutex_);
+    return offered_;
+  }
   int max_running() {
     absl::MutexLock lock(&mutex_);
     return max_running_;
@@ -119,6 +146,8 @@ class FakeExecutor final : public trial_runner::Executor {
   int rows_not_running_ ABSL_GUARDED_BY(mutex_) = 0;
   std::vector<TrialLaunch> launches_ ABSL_GUARDED_BY(mutex_);
   std::vector<int64_t> reclaimed_ ABSL_GUARDED_BY(mutex_);
+  std::set<int64_t> adoptable_ ABSL_GUARDED_BY(mutex_);
+  std::vector<int64_t> offered_ ABSL_GUARDED_BY(mutex_);
 };
 
 double Param(const TrialLaunch& launch, const std::string& name) {
@@ -381,8 +410,8 @@ TEST_F(StudyControllerTest, StopRequestThenResumeFinishesExactlyMaxTrials) {
     EXPECT_EQ(trial.state(), v1::Trial::SUCCEEDED);
 }
 
-// Trial 1 of `study`, RUNNING in its first attempt, as a process that
-// crashed left it.
+// Trial 1 (x = 0.25) of `study`, RUNNING in its first attempt, as a
+// process that crashed left it.
 v1::Trial LeftRunning(const v1::Study& study) {
   v1::Trial left;
   left.set_study_id(study.id());
@@ -394,17 +423,22 @@ v1::Trial LeftRunning(const v1::Study& study) {
   return left;
 }
 
+// Stores LeftRunning(study); returns its id.
+int64_t LeaveTrialRunning(storage::Store& store, const v1::Study& study) {
+  auto created = store.CreateTrials({LeftRunning(study)});
+  EXPECT_TRUE(created.ok()) << created.status();
+  return created.ok() ? created->front().id() : 0;
+}
+
 TEST_F(StudyControllerTest, ResumeReclaimsAndRerunsTrialsLeftRunning) {
   v1::Study study = MakeStudy(Yaml("{max: 2}"));
-  auto created = store_->CreateTrials({LeftRunning(study)});
-  ASSERT_TRUE(created.ok());
+  const int64_t id = LeaveTrialRunning(*store_, study);
 
   FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
     return Succeed(Param(launch, "x"));
   });
   RunStudy(study, executor);
-  EXPECT_THAT(executor.reclaimed(),
-              ::testing::ElementsAre(created->front().id()));
+  EXPECT_THAT(executor.reclaimed(), ::testing::ElementsAre(id));
   std::vector<v1::Trial> trials = Trials(study);
   ASSERT_EQ(trials.size(), 2u);
   EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
@@ -433,6 +467,45 @@ TEST_F(StudyControllerTest,
   EXPECT_DOUBLE_EQ(trials[0].objective(), 7);
   EXPECT_EQ(trials[0].attempt(), 1);
   EXPECT_FALSE(trials[0].has_local_worker());
+}
+
+TEST_F(StudyControllerTest, ResumeFollowsTheWorkersTheExecutorAdopts) {
+  v1::Study study = MakeStudy(Yaml("{max: 2}"));
+  const int64_t id = LeaveTrialRunning(*store_, study);
+  // Reported before the restart.
+  v1::Measurement measurement;
+  measurement.set_step(3);
+  (*measurement.mutable_metrics())["accuracy"] = 0.75;
+  ASSERT_TRUE(store_->AddMeasurements(id, {measurement}).ok());
+
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    return Succeed(Param(launch, "x"));
+  });
+  executor.AdoptOnResume({id});
+  TrialRegistry registry;
+  StudyControllerOptions options;
+  options.registry = &registry;
+  options.report_endpoint = "127.0.0.1:1";
+  RunStudy(
+      study, executor,
+      [&](StudyController&) {
+        // Its worker reports again with the token it was launched with.
+        WaitFor([&] { return registry.Check(id, absl::StrCat("token-", id)).ok(); });
+        EXPECT_FALSE(registry.Check(id, "another").ok());
+        executor.EndWorker(id, 0);
+      },
+      std::move(options));
+  EXPECT_THAT(executor.offered(), ::testing::ElementsAre(id));
+  EXPECT_THAT(executor.reclaimed(), ::testing::IsEmpty());
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
+  EXPECT_EQ(trials[0].attempt(), 1);  // not run again
+  // No final value: its last report before the restart stands for one.
+  EXPECT_DOUBLE_EQ(trials[0].objective(), 0.75);
+  for (const TrialLaunch& launch : executor.launches()) {
+    EXPECT_NE(launch.trial_id, id);
+  }
 }
 
 TEST_F(StudyControllerTest, GridEndsWhenTheSpaceIsUsedUp) {

@@ -70,6 +70,14 @@ class RoutedExecutor final : public trial_runner::Executor {
   absl::Status Reclaim(const v1::Trial& trial) override {
     return shared_->Reclaim(trial);
   }
+  std::map<int64_t, trial_runner::AdoptedWorker> Adopt(
+      const std::vector<TrialLaunch>& running) override {
+    // An adopted worker's events may come at once.
+    for (const TrialLaunch& launch : running) {
+      router_->Route(launch.trial_id, controller_);
+    }
+    return shared_->Adopt(running);
+  }
   // The shared executor outlives every study; the manager shuts it down.
   void Shutdown() override {}
 

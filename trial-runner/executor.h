@@ -67,6 +67,16 @@ struct WorkerWaiting {
   std::string reason;
 };
 
+// The worker's processes run since `since`, after waiting (a Kubernetes pod
+// scheduled, its container started): from then on it holds, and costs, its
+// resources. Posted once, between WorkerStarted and WorkerExited, by
+// executors whose workers may wait after WorkerStarted (Kubernetes), even for
+// a worker that ended quickly; a local worker runs from WorkerStarted.
+struct WorkerRunning {
+  int64_t trial_id = 0;
+  absl::Time since;
+};
+
 // Values the worker reported, in the order it reported them. `step` is set
 // for intermediate measurements and unset for final values.
 struct MetricsObserved {
@@ -85,10 +95,20 @@ struct WorkerExited {
   bool stopped = false;            // stopped by Stop()
   std::string log_tail;            // the last lines of the log
   absl::Status launch_error;       // not OK when the worker could not start
+  // When it ended, when the executor learns it later than it happened (a
+  // pod's finishedAt, told through a watch); unset: as the event is posted.
+  std::optional<absl::Time> end_time;
+};
+
+// A worker an earlier process launched that an executor now follows.
+struct AdoptedWorker {
+  // The VERNIER_TOKEN it was launched with: its reports carry it.
+  std::string token;
 };
 
 using ExecutorEvent =
-    std::variant<WorkerStarted, WorkerWaiting, MetricsObserved, WorkerExited>;
+    std::variant<WorkerStarted, WorkerWaiting, WorkerRunning, MetricsObserved,
+                 WorkerExited>;
 
 // Receives events. Called from the executor's own threads: it must be
 // thread-safe and must not block for long (post to a queue and return).
@@ -114,6 +134,19 @@ class Executor {
   // Ends a worker left running by an earlier process that crashed, so that no
   // worker runs unowned. OK when it is gone (or was never there).
   virtual absl::Status Reclaim(const v1::Trial& trial) = 0;
+
+  // Called once, before any Launch, with the trials an earlier process left
+  // running (each as Launch would get it, without VERNIER_TOKEN): takes over
+  // the workers that still run and can be followed from here, whose events
+  // then follow as for a launched trial (WorkerExited at the end; no second
+  // WorkerStarted), and ends every other worker that earlier process left.
+  // Returns the adopted trials by id; the caller reclaims the others and
+  // runs them again. This default adopts none: a process cannot wait for
+  // another's children. Thread-safe.
+  virtual std::map<int64_t, AdoptedWorker> Adopt(
+      const std::vector<TrialLaunch>& /*running*/) {
+    return {};
+  }
 
   // Stops every running worker and waits until all have exited and their
   // events are posted. Called before destruction.

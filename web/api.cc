@@ -423,7 +423,7 @@ ApiResponse Api::StudyCost(absl::string_view name) const {
   if (!study.ok()) return ErrorResponse(study.status());
   std::vector<v1::Trial> trials;
   // An unpriced study costs nothing: its trials need not be read.
-  if (controller::HourlyRate(study->spec().worker()) > 0) {
+  if (controller::HourlyRate(study->spec()) > 0) {
     absl::StatusOr<std::vector<v1::Trial>> listed =
         store_->ListTrials(study->id());
     if (!listed.ok()) return ErrorResponse(listed.status());

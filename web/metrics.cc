@@ -141,7 +141,7 @@ absl::StatusOr<std::string> Metrics::Serialize(storage::Store& store) {
     ++by_state[study.state()];
     names[study.id()] = study.name();
     gpus_per_trial[study.id()] = study.spec().worker().gpus_per_trial();
-    if (controller::HourlyRate(study.spec().worker()) <= 0) continue;
+    if (controller::HourlyRate(study.spec()) <= 0) continue;
     absl::StatusOr<std::vector<v1::Trial>> trials =
         store.ListTrials(study.id());
     if (!trials.ok()) return trials.status();

@@ -1,6 +1,7 @@
 """The Kubernetes executor end to end: `vernier serve` runs studies whose trials
 are batch/v1 Jobs on tests/k8s/fake_apiserver.py, a strict HTTPS API server
 whose "pods" are local processes reporting over gRPC with the Python client."""
+import datetime
 import json
 import os
 import ssl
@@ -15,9 +16,11 @@ from conftest import SOURCE_DIR, VERNIER, free_port, wait_until, child_env
 APISERVER = os.path.join(SOURCE_DIR, "tests", "k8s", "fake_apiserver.py")
 PYTHON = "/usr/bin/python3"
 
-# Reports three steps of score = x * step, then completes with 10 * x.
+# Reports three steps of score = x * step, then completes with 10 * x. With
+# RUN_TIMES set it writes when it ran to run-times-<trial id>.
 POD_PY = textwrap.dedent("""
     import os, sys, time
+    started = time.time()
     import vernier
     trial = vernier.current_trial()
     x = trial.params["x"]
@@ -29,6 +32,9 @@ POD_PY = textwrap.dedent("""
         print("diverged: loss is nan", flush=True)
         sys.exit(int(os.environ["EXIT_CODE"]))
     trial.complete({"score": 10 * x})
+    if os.environ.get("RUN_TIMES"):
+        with open(f"run-times-{os.environ['VERNIER_TRIAL_ID']}", "w") as f:
+            f.write(f"{started} {time.time()}")
 """)
 
 
@@ -89,6 +95,15 @@ class ApiServer:
     def state(self):
         return self.call("/_test/state")
 
+    def create_job(self, job):
+        request = urllib.request.Request(
+            f"{self.url}/apis/batch/v1/namespaces/{job['metadata']['namespace']}/jobs",
+            data=json.dumps(job).encode(), method="POST",
+            headers={"Authorization": f"Bearer {self.token}",
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=self.context) as response:
+            return json.loads(response.read())
+
     def stop(self):
         self.process.kill()
         self.process.wait()
@@ -101,6 +116,17 @@ def apiserver(tmp_path, request):
     server = ApiServer(str(tmp_path), *(marker.args if marker else ()))
     yield server
     server.stop()
+
+
+def orphan_job(name, owner, study):
+    """A Job labelled as `owner`'s for trial 999 of `study`, whose pod never runs."""
+    labels = {"vernier.dev/owner": owner, "vernier.dev/study": study, "vernier.dev/trial": "999"}
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "ml-tuning", "labels": labels},
+            "spec": {"backoffLimit": 0, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"restartPolicy": "Never", "containers": [
+                    {"name": "trial", "image": "fake/unschedulable"}]}}}}
 
 
 def study(name, image, grpc_port, max_trials=1, parallel=1, extra_trials=(), env=None):
@@ -130,14 +156,15 @@ worker:
 
 
 class Vernier:
-    """`vernier serve` on a fixed port (pods must know it) with KUBECONFIG set."""
+    """`vernier serve` on a fixed port (pods must know it) with KUBECONFIG set,
+    owning its Jobs as "e2e-server" unless `flags` say otherwise."""
 
-    def __init__(self, folder, kubeconfig, env=None):
+    def __init__(self, folder, kubeconfig, env=None, flags=("--k8s-owner", "e2e-server")):
         self.folder = folder
         self.port = free_port()
         self.db = os.path.join(folder, "vernier.db")
-        self.env = child_env({"KUBECONFIG": kubeconfig, "VERNIER_K8S_OWNER": "e2e-server",
-                              **(env or {})})
+        self.flags = list(flags)
+        self.env = child_env({"KUBECONFIG": kubeconfig, **(env or {})})
         with open(os.path.join(folder, "pod.py"), "w") as f:
             f.write(POD_PY)
         self.process = None
@@ -145,7 +172,8 @@ class Vernier:
     def start(self):
         self.err = open(os.path.join(self.folder, f"serve-{id(self)}.err"), "a")
         self.process = subprocess.Popen(
-            [VERNIER, "serve", "--db", self.db, "--grpc", f"127.0.0.1:{self.port}"],
+            [VERNIER, "serve", "--db", self.db, "--grpc", f"127.0.0.1:{self.port}",
+             "--http", "127.0.0.1:0", *self.flags],
             cwd=self.folder, stdout=self.err, stderr=self.err, env=self.env)
         assert wait_until(lambda: self.run("ls").returncode == 0, timeout=30)
         return self
@@ -275,21 +303,98 @@ def test_stopping_a_study_deletes_its_jobs(apiserver, vernier):
     assert sorted(apiserver.state()["deleted_jobs"]) == sorted(apiserver.state()["created_jobs"])
 
 
-def test_restart_leaves_no_orphan_jobs(apiserver, vernier):
+def test_restart_adopts_running_jobs_and_deletes_orphans(apiserver, vernier):
     vernier.start()
     vernier.submit(study("restart", "success", vernier.port, max_trials=3, parallel=2,
-                         env={"STEP_SECONDS": "1"}))
+                         env={"STEP_SECONDS": "3"}))
+    # Both pods run; each reports for 9 s, past the restart.
     assert wait_until(lambda: len(apiserver.state()["pods"]) == 2, timeout=30)
-    before = set(apiserver.state()["jobs"])
-    vernier.kill()  # a crash: the Jobs stay
-    assert set(apiserver.state()["jobs"]) == before
+    running = set(apiserver.state()["jobs"])
+    vernier.kill()  # a crash: the Jobs stay, their pods keep training
+    assert set(apiserver.state()["jobs"]) == running
+    # A Job of this server and study that no running trial owns.
+    orphan = "vernier-restart-999"
+    apiserver.create_job(orphan_job(orphan, owner="e2e-server", study="restart"))
     apiserver.call("/_test/compact", "POST")  # old watch versions are gone
     vernier.start()
+    assert wait_until(lambda: orphan in apiserver.state()["deleted_jobs"], timeout=30)
     assert wait_until(lambda: vernier.study_state("restart") == DONE, timeout=120), \
         vernier.trials("restart")
-    assert all(state == SUCCEEDED for _, state, _, _ in vernier.trials("restart"))
-    assert before <= set(apiserver.state()["deleted_jobs"])
+    trials = json.loads(vernier.run("trials", "restart", "--json").stdout)
+    assert [t["state"] for t in trials] == [SUCCEEDED] * 3, trials
+    # No trial ran twice; the adopted ones completed with the value their pod
+    # reported after the restart, with the token it was started with.
+    assert all(t["attempt"] == 1 for t in trials), trials
+    for t in trials:
+        assert t["objective"] == pytest.approx(10 * t["parameters"]["x"]), t
+    # Each Job was created once: the adopted ones were not made again for a
+    # re-run; they finished and their TTL took them.
+    state = apiserver.state()
+    assert len(state["created_jobs"]) == len(set(state["created_jobs"])), state
+    assert running <= set(state["created_jobs"])
     assert wait_until(lambda: not apiserver.state()["jobs"], timeout=30)
+
+
+def test_k8s_flags_cap_the_jobs_and_name_their_owner(apiserver, tmp_path):
+    server = Vernier(str(tmp_path), apiserver.kubeconfig(),
+                     flags=["--k8s-max-jobs", "1", "--k8s-owner", "team-a.gpu"])
+    server.start()
+    try:
+        server.submit(study("capped", "success", server.port, max_trials=3, parallel=2,
+                            env={"STEP_SECONDS": "0.5"}))
+        assert wait_until(lambda: any(
+            "waiting: all 1 Job slots of this server are taken" in message
+            for _, _, message, _ in server.trials("capped")), timeout=30)
+        assert wait_until(lambda: server.study_state("capped") == DONE, timeout=120)
+        assert [state for _, state, _, _ in server.trials("capped")] == [SUCCEEDED] * 3
+        state = apiserver.state()
+        assert len(state["created_jobs"]) == 3
+        assert state["max_active_jobs"] == 1
+        assert all(job["metadata"]["labels"]["vernier.dev/owner"] == "team-a.gpu"
+                   for job in state["job_objects"]), state["job_objects"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("flags, complaint", [
+    (["--k8s-owner", "team a"], "'team a' is not a Kubernetes label value"),
+    (["--k8s-max-jobs", "-2"], "--k8s-max-jobs"),
+])
+def test_k8s_flags_refuse_bad_values(tmp_path, flags, complaint):
+    for command in (["serve", "--db", str(tmp_path / "v.db")],
+                    ["run", os.path.join(SOURCE_DIR, "examples", "kubernetes", "study.yaml")]):
+        result = subprocess.run([VERNIER, *command, *flags], capture_output=True, text=True,
+                                timeout=60, cwd=str(tmp_path))
+        assert result.returncode != 0
+        assert complaint in result.stderr + result.stdout, result
+
+
+@pytest.mark.apiserver_flags("--start-delay", "4")
+def test_a_trial_costs_its_requests_from_when_its_pod_runs(apiserver, vernier):
+    # 1 CPU and 1 GiB requested at 36 + 36 per hour: 0.02 per second.
+    per_second = 0.02
+    text = study("priced", "slowstart", vernier.port, max_trials=2, parallel=2,
+                 extra_trials=["max_runtime: 60s"], env={"STEP_SECONDS": "1", "RUN_TIMES": "1"})
+    text = text.replace("  kind: kubernetes\n",
+                        "  kind: kubernetes\n  pricing: {cpu_hour: 36, memory_gb_hour: 36}\n")
+    text += "budget: {max_cost: 50, currency: USD}\n"
+    vernier.start()
+    vernier.submit(text)
+    assert wait_until(lambda: vernier.study_state("priced") == DONE, timeout=120), \
+        vernier.trials("priced")
+    trials = json.loads(vernier.run("trials", "priced", "--json").stdout)
+    assert [t["state"] for t in trials] == [SUCCEEDED] * 2, trials
+    for t in trials:
+        with open(os.path.join(vernier.folder, f"run-times-{t['id']}")) as f:
+            started, ended = map(float, f.read().split())
+        # What the pod's own clock says it ran (from its container's startedAt
+        # to its finishedAt), give or take the process's own start and exit.
+        cost = t.get("cost", 0)
+        assert cost == pytest.approx((ended - started) * per_second, abs=1.5 * per_second), t
+        # The 4 s its pod waited to be scheduled are not charged.
+        start = datetime.datetime.fromisoformat(t["startTime"].replace("Z", "+00:00"))
+        end = datetime.datetime.fromisoformat(t["endTime"].replace("Z", "+00:00"))
+        assert cost < ((end - start).total_seconds() - 3) * per_second, t
 
 
 def test_wrong_token_names_the_context(apiserver, tmp_path):

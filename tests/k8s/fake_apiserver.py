@@ -3,7 +3,7 @@
 
 Serves over HTTPS the endpoints the Kubernetes executor uses -- batch/v1 Jobs
 (create, get, list, watch, delete), core/v1 pods (list, watch, log) and
-secrets (create) -- and plays each Job's lifecycle from a scenario named by
+secrets (create, get) -- and plays each Job's lifecycle from a scenario named by
 its container image, "fake/<scenario>":
 
   success, failure   the pod runs the container's command as a local process
@@ -16,6 +16,8 @@ its container image, "fake/<scenario>":
   imagepull          the pod stays Pending, container waiting ImagePullBackOff
   quota              Job creation answers 403 "exceeded quota" --quota-refusals
                      times, then runs like success
+  slowstart          the pod stays Pending (scheduling) for --start-delay
+                     seconds after its Job is created, then runs like success
 
 Strict like fieldValidation=Strict: a body with an unknown or mistyped field
 (checked against the models of python3-kubernetes) is 400. Every request
@@ -23,7 +25,8 @@ needs the configured bearer token or a client certificate signed by the CA.
 Faults: --burst-429 N answers every Nth request 429 with Retry-After: 1;
 --watch-max-events N ends each watch stream after N events; POST
 /_test/compact forgets the event history, so that resumed watches get 410
-Gone. GET /_test/state shows every object and every deletion. Finished Jobs
+Gone. GET /_test/state shows every object, every deletion and the most Jobs
+that were ever unfinished at once. Finished Jobs
 are deleted after their ttlSecondsAfterFinished; deleting a Job deletes its
 pods (killing their processes) and the Secrets it owns.
 """
@@ -48,13 +51,19 @@ STATE = {
     "rv": 100, "events": [], "compacted_before": 0,
     "jobs": {}, "pods": {}, "secrets": {}, "procs": {}, "logs": {},
     "deleted_jobs": [], "deleted_secrets": [], "requests": 0, "quota_refusals": 0,
-    "created_jobs": [],
+    "created_jobs": [], "max_active_jobs": 0,
 }
 ARGS = None
 
 
 def now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def now_precise():
+    """RFC 3339 with microseconds, for a container's startedAt and finishedAt."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
 
 # ---- strict schema check against python3-kubernetes models -----------------
@@ -204,7 +213,7 @@ def run_process(ns, pod_name, job, container):
     pod = STATE["pods"][key]
     pod["status"] = {"phase": "Running", "containerStatuses": [{
         "name": container["name"], "ready": True, "restartCount": 0,
-        "image": container["image"], "imageID": "", "state": {"running": {"startedAt": now()}}}]}
+        "image": container["image"], "imageID": "", "state": {"running": {"startedAt": now_precise()}}}]}
     job["status"]["active"] = 1
     record("Pod", "MODIFIED", pod)
     threading.Thread(target=watch_process, args=(key, job["metadata"]["name"], proc),
@@ -221,7 +230,10 @@ def watch_process(key, job_name, proc):
         if pod is None or job is None or "finished_at" in job:
             return
         container = pod["status"]["containerStatuses"][0]
-        container["state"] = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}}
+        started = container["state"].get("running", {}).get("startedAt", now_precise())
+        container["state"] = {"terminated": {
+            "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+            "startedAt": started, "finishedAt": now_precise()}}
         pod["status"]["phase"] = "Succeeded" if code == 0 else "Failed"
         record("Pod", "MODIFIED", pod)
         if code == 0:
@@ -235,7 +247,8 @@ def watch_process(key, job_name, proc):
 
 
 def tick():
-    """Deadlines, pods waiting for their Secret, and TTLs; five times a second."""
+    """Deadlines, pods waiting for their Secret or their start delay, and TTLs; five
+    times a second."""
     while True:
         time.sleep(0.2)
         with LOCK:
@@ -256,8 +269,11 @@ def tick():
                     delete_job(key)
             for key, pod in list(STATE["pods"].items()):
                 job = STATE["jobs"].get((key[0], pod["metadata"]["labels"].get("job-name")))
-                if (job is not None and key not in STATE["procs"] and pod["status"]["phase"] == "Pending"
-                        and scenario_of(job) in ("success", "failure", "deadline", "quota")):
+                if job is None or key in STATE["procs"] or pod["status"]["phase"] != "Pending":
+                    continue
+                scenario = scenario_of(job)
+                if scenario in ("success", "failure", "deadline", "quota") or (
+                        scenario == "slowstart" and t - job["created_at"] >= ARGS.start_delay):
                     run_process(key[0], key[1], job, job["spec"]["template"]["spec"]["containers"][0])
 
 
@@ -322,7 +338,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if m := PODS.match(url.path):
             return self.pods(method, m.group(1), m.group(2), m.group(3), query)
         if m := SECRETS.match(url.path):
-            return self.secrets(method, m.group(1), body)
+            return self.secrets(method, m.group(1), m.group(2), body)
         return self.fail(404, "NotFound", f"the server could not find the requested resource ({url.path})")
 
     def do_GET(self):
@@ -348,7 +364,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "pods": [p["metadata"]["name"] for p in STATE["pods"].values()],
                     "secrets": [s["metadata"]["name"] for s in STATE["secrets"].values()],
                     "deleted_jobs": STATE["deleted_jobs"], "created_jobs": STATE["created_jobs"],
-                    "deleted_secrets": STATE["deleted_secrets"], "requests": STATE["requests"]})
+                    "deleted_secrets": STATE["deleted_secrets"], "requests": STATE["requests"],
+                    "max_active_jobs": STATE["max_active_jobs"]})
         return self.fail(404, "NotFound", path)
 
     def list_of(self, kind, items, query):
@@ -380,6 +397,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body["created_at"] = time.time()
                 STATE["jobs"][key] = body
                 STATE["created_jobs"].append(key[1])
+                STATE["max_active_jobs"] = max(STATE["max_active_jobs"], sum(
+                    "finished_at" not in j for j in STATE["jobs"].values()))
                 record("Job", "ADDED", body)
                 start_pod(ns, body)
                 return self.send(201, public(body))
@@ -420,8 +439,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(200, STATE["logs"].get((ns, name), ""), content_type="text/plain")
             return self.send(200, STATE["pods"][(ns, name)])
 
-    def secrets(self, method, ns, body):
-        if method != "POST":
+    def secrets(self, method, ns, name, body):
+        if method == "GET" and name is not None:
+            with LOCK:
+                secret = STATE["secrets"].get((ns, name))
+                if secret is None:
+                    return self.fail(404, "NotFound", f'secrets "{name}" not found')
+                return self.send(200, secret)
+        if method != "POST" or name is not None:
             return self.fail(405, "MethodNotAllowed", method)
         errors = strict(body, "V1Secret")
         if errors:
@@ -490,6 +515,7 @@ def main():
     parser.add_argument("--burst-429", type=int, default=0)
     parser.add_argument("--watch-max-events", type=int, default=0)
     parser.add_argument("--quota-refusals", type=int, default=3)
+    parser.add_argument("--start-delay", type=float, default=3)
     ARGS = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

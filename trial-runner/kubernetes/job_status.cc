@@ -92,6 +92,39 @@ std::optional<int> PodExitCode(const nlohmann::json& pod) {
   return code.get<int>();
 }
 
+bool PodHasRun(const nlohmann::json& pod) {
+  const std::string phase = Text(Path(pod, {"status"}), "phase");
+  if (phase == "Running" || phase == "Succeeded") return true;
+  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array() || statuses.empty()) return false;
+  return Path(statuses[0], {"state", "running"}).is_object() ||
+         Path(statuses[0], {"state", "terminated"}).is_object();
+}
+
+// The RFC 3339 time `field` of the first container's `state` of `pod`.
+std::optional<absl::Time> ContainerTime(const nlohmann::json& pod,
+                                        const char* state, const char* field) {
+  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array() || statuses.empty()) return std::nullopt;
+  const std::string text = Text(Path(statuses[0], {"state", state}), field);
+  absl::Time time;
+  std::string error;
+  if (text.empty() ||
+      !absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
+    return std::nullopt;
+  }
+  return time;
+}
+
+std::optional<absl::Time> PodStartedAt(const nlohmann::json& pod) {
+  if (auto time = ContainerTime(pod, "running", "startedAt")) return time;
+  return ContainerTime(pod, "terminated", "startedAt");
+}
+
+std::optional<absl::Time> PodFinishedAt(const nlohmann::json& pod) {
+  return ContainerTime(pod, "terminated", "finishedAt");
+}
+
 int64_t TrialIdOf(const nlohmann::json& object) {
   const nlohmann::json& label =
       JsonAt(object, {"metadata", "labels", kTrialLabel});

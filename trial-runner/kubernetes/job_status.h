@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace vernier::kubernetes {
@@ -44,6 +45,16 @@ JobState ReadJobState(const nlohmann::json& job);
 // Why a pod cannot run yet: "unschedulable: <message>", "image pull
 // back-off: <message>", ...; empty when it is not stuck.
 std::string PodWaitingReason(const nlohmann::json& pod);
+
+// Whether the pod's containers run or have run: phase Running or Succeeded,
+// or its first container running or terminated.
+bool PodHasRun(const nlohmann::json& pod);
+
+// When the pod's first container started, as its status says (running or
+// terminated startedAt); nullopt when it does not say.
+std::optional<absl::Time> PodStartedAt(const nlohmann::json& pod);
+// When it ended (terminated finishedAt); nullopt when it does not say.
+std::optional<absl::Time> PodFinishedAt(const nlohmann::json& pod);
 
 // The exit code of the pod's first container, once terminated.
 std::optional<int> PodExitCode(const nlohmann::json& pod);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -23,6 +24,7 @@ namespace {
 using trial_runner::ExecutorEventSink;
 using trial_runner::TrialLaunch;
 using trial_runner::WorkerExited;
+using trial_runner::WorkerRunning;
 using trial_runner::WorkerStarted;
 using trial_runner::WorkerWaiting;
 
@@ -64,7 +66,6 @@ class KubernetesExecutor final : public trial_runner::Executor {
       options_.pending_timeout =
           absl::Seconds(spec_.pending_timeout().seconds());
     }
-    DeleteLeftovers();
     threads_.emplace_back([this] { WatchLoop(jobs_path_, true); });
     threads_.emplace_back([this] { WatchLoop(pods_path_, false); });
     threads_.emplace_back([this] { Housekeeping(); });
@@ -110,6 +111,77 @@ class KubernetesExecutor final : public trial_runner::Executor {
     return DeleteJob(JobName(options_.study, trial.id()));
   }
 
+  std::map<int64_t, trial_runner::AdoptedWorker> Adopt(
+      const std::vector<TrialLaunch>& running) override {
+    std::map<int64_t, trial_runner::AdoptedWorker> adopted;
+    absl::StatusOr<nlohmann::json> list = client_->Call(
+        "GET", absl::StrCat(jobs_path_, "?labelSelector=", selector_));
+    if (!list.ok()) {
+      // Nothing can be followed; the trials run again (their Jobs are
+      // deleted by Reclaim, which names what fails).
+      spdlog::warn("study {}: cannot list its Jobs: {}", options_.study,
+                   list.status().ToString());
+      return adopted;
+    }
+    std::map<int64_t, const TrialLaunch*> by_trial;
+    for (const TrialLaunch& launch : running) {
+      by_trial[launch.trial_id] = &launch;
+    }
+    const nlohmann::json& items = JsonAt(*list, {"items"});
+    for (const nlohmann::json& job :
+         items.is_array() ? items : nlohmann::json::array()) {
+      const std::string name = StringAt(job, {"metadata", "name"});
+      if (name.empty()) continue;
+      const auto it = by_trial.find(TrialIdOf(job));
+      std::optional<std::string> token;
+      if (it != by_trial.end() && ReadJobState(job).phase == JobPhase::kActive &&
+          name == JobName(options_.study, it->first)) {
+        token = TokenOf(job);
+      }
+      if (!token.has_value()) {
+        spdlog::info("study {}: deleting Job {} left by an earlier run",
+                     options_.study, name);
+        if (absl::Status s = DeleteJob(name); !s.ok()) {
+          spdlog::warn("study {}: cannot delete Job {}: {}", options_.study,
+                       name, s.ToString());
+        }
+        continue;
+      }
+      spdlog::info("study {}: adopting Job {} of an earlier run",
+                   options_.study, name);
+      const int64_t trial_id = it->first;
+      {
+        absl::MutexLock lock(&mu_);
+        Run& run = runs_[trial_id];
+        run.launch = *it->second;
+        run.launch.env["VERNIER_TOKEN"] = *token;
+        run.job_name = name;
+        run.created = true;
+      }
+      if (options_.slots != nullptr) {
+        options_.slots->AcquireRunning();
+        absl::MutexLock lock(&mu_);
+        runs_.at(trial_id).slot_held = true;
+      }
+      adopted[trial_id] = trial_runner::AdoptedWorker{*std::move(token)};
+    }
+    // The watches may have seen these Jobs and pods before they were runs:
+    // read them again now that they are.
+    for (const auto& [trial_id, worker] : adopted) {
+      RefreshPods(trial_id);
+      absl::StatusOr<nlohmann::json> job = client_->Call(
+          "GET",
+          absl::StrCat(jobs_path_, "/", JobName(options_.study, trial_id)));
+      if (job.ok()) {
+        OnJob("MODIFIED", *job);
+      } else if (absl::IsNotFound(job.status())) {
+        OnJob("DELETED", {{"metadata",
+                           {{"labels", {{kTrialLabel, absl::StrCat(trial_id)}}}}}});
+      }
+    }
+    return adopted;
+  }
+
   void Shutdown() override {
     absl::MutexLock shutdown_lock(&shutdown_mu_);
     std::vector<std::thread> threads;
@@ -140,6 +212,11 @@ class KubernetesExecutor final : public trial_runner::Executor {
     std::string waiting_reason;
     absl::Time waiting_since = absl::InfinitePast();
     bool slot_held = false;
+    // When its pod began to run, once seen; whether WorkerRunning told so.
+    std::optional<absl::Time> ran_since;
+    bool running_posted = false;
+    // When its pod's container ended, once seen.
+    std::optional<absl::Time> finished_at;
   };
 
   bool Closing() {
@@ -210,6 +287,9 @@ class KubernetesExecutor final : public trial_runner::Executor {
     }
     if (!created.ok()) return Fail(trial_id, created.status());
     PostWaiting(trial_id, "");
+    // The pod watch may have told why the pod waits before that line
+    // cleared it: read the pod again.
+    RefreshPods(trial_id);
     const std::string uid = StringAt(*created, {"metadata", "uid"});
     const nlohmann::json secret = BuildTokenSecret(
         spec_, trial, JobName(options_.study, trial_id), uid,
@@ -267,7 +347,23 @@ class KubernetesExecutor final : public trial_runner::Executor {
     }
     if (run.slot_held) options_.slots->Release();
     exited.trial_id = trial_id;
-    sink_(std::move(exited));
+    if (!exited.end_time.has_value()) exited.end_time = run.finished_at;
+    {
+      // A pod that ran is told of before its end, even when it ended before
+      // OnPod could tell.
+      absl::MutexLock post_lock(&post_mu_);
+      std::optional<absl::Time> untold;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = runs_.find(trial_id);
+        if (it != runs_.end() && !it->second.running_posted) {
+          untold = it->second.ran_since;
+          it->second.running_posted = true;
+        }
+      }
+      if (untold.has_value()) sink_(WorkerRunning{trial_id, *untold});
+      sink_(std::move(exited));
+    }
     absl::MutexLock lock(&mu_);
     runs_.erase(trial_id);
   }
@@ -284,28 +380,36 @@ class KubernetesExecutor final : public trial_runner::Executor {
     return deleted.status();
   }
 
-  // Deletes every Job of this study and owner: they are an earlier
-  // process's, whose trials run again.
-  void DeleteLeftovers() {
-    absl::StatusOr<nlohmann::json> list = client_->Call(
-        "GET", absl::StrCat(jobs_path_, "?labelSelector=", selector_));
-    if (!list.ok()) {
-      spdlog::warn("study {}: cannot list its Jobs: {}", options_.study,
-                   list.status().ToString());
-      return;
+  // The token in the Secret of `job`, when that Secret is the Job's own
+  // (owned by its uid, so not one left from an earlier Job of that name).
+  std::optional<std::string> TokenOf(const nlohmann::json& job) {
+    const std::string name = StringAt(job, {"metadata", "name"});
+    const std::string uid = StringAt(job, {"metadata", "uid"});
+    absl::StatusOr<nlohmann::json> secret = client_->Call(
+        "GET", absl::StrCat("/api/v1/namespaces/", spec_.namespace_(),
+                            "/secrets/", SecretName(name)));
+    if (!secret.ok()) {
+      spdlog::warn("study {}: cannot read the token Secret of Job {}: {}",
+                   options_.study, name, secret.status().ToString());
+      return std::nullopt;
     }
-    const nlohmann::json& items = JsonAt(*list, {"items"});
-    if (!items.is_array()) return;
-    for (const nlohmann::json& job : items) {
-      const std::string name = StringAt(job, {"metadata", "name"});
-      if (name.empty()) continue;
-      spdlog::info("study {}: deleting Job {} left by an earlier run",
+    bool owned = false;
+    const nlohmann::json owners =
+        secret->value(nlohmann::json::json_pointer("/metadata/ownerReferences"),
+                      nlohmann::json::array());
+    for (const nlohmann::json& owner : owners) {
+      owned = owned || (!uid.empty() && owner.value("uid", "") == uid);
+    }
+    const nlohmann::json data = secret->value("data", nlohmann::json::object());
+    std::string token;
+    if (!owned || !data.contains(kTokenKey) || !data[kTokenKey].is_string() ||
+        !absl::Base64Unescape(data[kTokenKey].get<std::string>(), &token) ||
+        token.empty()) {
+      spdlog::warn("study {}: the Secret of Job {} holds no token of it",
                    options_.study, name);
-      if (absl::Status s = DeleteJob(name); !s.ok()) {
-        spdlog::warn("study {}: cannot delete Job {}: {}", options_.study, name,
-                     s.ToString());
-      }
+      return std::nullopt;
     }
+    return token;
   }
 
   void OnJob(const std::string& type, const nlohmann::json& job) {
@@ -361,19 +465,24 @@ class KubernetesExecutor final : public trial_runner::Executor {
         return it->second.exit_code;
       }
     }
+    RefreshPods(trial_id);
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(trial_id);
+    return it == runs_.end() ? std::nullopt : it->second.exit_code;
+  }
+
+  // Reads the trial's pods as they are now (their name, exit code, why they
+  // wait).
+  void RefreshPods(int64_t trial_id) {
     absl::StatusOr<nlohmann::json> pods = client_->Call(
         "GET", absl::StrCat(
                    pods_path_, "?labelSelector=",
                    UrlEncode(absl::StrCat(kTrialLabel, "=", trial_id, ",",
                                           kOwnerLabel, "=", options_.owner))));
-    if (!pods.ok()) return std::nullopt;
+    if (!pods.ok()) return;
     const nlohmann::json& items = JsonAt(*pods, {"items"});
-    if (items.is_array()) {
-      for (const nlohmann::json& pod : items) OnPod("ADDED", pod);
-    }
-    absl::MutexLock lock(&mu_);
-    auto it = runs_.find(trial_id);
-    return it == runs_.end() ? std::nullopt : it->second.exit_code;
+    if (!items.is_array()) return;
+    for (const nlohmann::json& pod : items) OnPod("ADDED", pod);
   }
 
   void OnPod(const std::string& type, const nlohmann::json& pod) {
@@ -387,8 +496,33 @@ class KubernetesExecutor final : public trial_runner::Executor {
       if (std::optional<int> code = PodExitCode(pod)) {
         it->second.exit_code = code;
       }
+      if (!it->second.ran_since.has_value() && PodHasRun(pod)) {
+        it->second.ran_since = PodStartedAt(pod).value_or(options_.clock());
+      }
+      if (std::optional<absl::Time> finished = PodFinishedAt(pod)) {
+        it->second.finished_at = finished;
+      }
     }
     PostWaiting(trial_id, reason);
+    PostRunning(trial_id);
+  }
+
+  // Posts WorkerRunning once the trial's pod is seen to run, unless Finish
+  // has begun (it tells then); post_mu_ keeps it before WorkerExited.
+  void PostRunning(int64_t trial_id) {
+    absl::MutexLock post_lock(&post_mu_);
+    std::optional<absl::Time> since;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = runs_.find(trial_id);
+      if (it == runs_.end() || it->second.launch.trial_id == -1 ||
+          it->second.running_posted || !it->second.ran_since.has_value()) {
+        return;
+      }
+      it->second.running_posted = true;
+      since = it->second.ran_since;
+    }
+    sink_(WorkerRunning{trial_id, *since});
   }
 
   // Lists, then watches from the list's version; resumes after each end of
@@ -484,6 +618,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
   const std::string pods_path_;
   const std::string selector_;
   absl::Mutex shutdown_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Held while posting WorkerRunning and WorkerExited, to keep their order.
+  absl::Mutex post_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::map<int64_t, Run> runs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
@@ -510,6 +646,12 @@ bool JobSlots::Acquire(const std::function<bool()>& cancelled,
     }
     if (cancelled()) return false;
   }
+}
+
+void JobSlots::AcquireRunning() {
+  if (capacity_ <= 0) return;
+  absl::MutexLock lock(&mu_);
+  ++used_;
 }
 
 void JobSlots::Release() {

@@ -11,9 +11,10 @@
 // Failed conditions end it (DeadlineExceeded as timed_out). On the end the
 // pod's log is written to the launch's log_path and its tail posted.
 // Stop deletes the Job (propagationPolicy Background: its pods and Secret go
-// with it). When built, the executor deletes every Job labelled with its
-// study and owner: an earlier process's, whose trials the controller runs
-// again (running Jobs are not adopted). Reclaim deletes one trial's Job.
+// with it). Adopt lists the Jobs labelled with its study and owner (an
+// earlier process's): the unfinished Job of each trial offered, whose token
+// Secret is still the Job's own, is followed again as if launched here, with
+// that token; every other is deleted. Reclaim deletes one trial's Job.
 #ifndef VERNIER_TRIAL_RUNNER_KUBERNETES_KUBERNETES_EXECUTOR_H_
 #define VERNIER_TRIAL_RUNNER_KUBERNETES_KUBERNETES_EXECUTOR_H_
 
@@ -40,6 +41,8 @@ class JobSlots {
   // checked at least every `poll`.
   bool Acquire(const std::function<bool()>& cancelled,
                absl::Duration poll = absl::Seconds(1));
+  // Counts a Job that already runs (an adopted one), even past the cap.
+  void AcquireRunning();
   void Release();
   int capacity() const { return capacity_; }
 
