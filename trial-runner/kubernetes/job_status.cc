@@ -93,20 +93,20 @@ std::optional<int> PodExitCode(const nlohmann::json& pod) {
 }
 
 bool PodHasRun(const nlohmann::json& pod) {
-  const std::string phase = Text(Path(pod, {"status"}), "phase");
+  const std::string phase = Text(JsonAt(pod, {"status"}), "phase");
   if (phase == "Running" || phase == "Succeeded") return true;
-  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  const nlohmann::json& statuses = JsonAt(pod, {"status", "containerStatuses"});
   if (!statuses.is_array() || statuses.empty()) return false;
-  return Path(statuses[0], {"state", "running"}).is_object() ||
-         Path(statuses[0], {"state", "terminated"}).is_object();
+  return JsonAt(statuses[0], {"state", "running"}).is_object() ||
+         JsonAt(statuses[0], {"state", "terminated"}).is_object();
 }
 
 // The RFC 3339 time `field` of the first container's `state` of `pod`.
 std::optional<absl::Time> ContainerTime(const nlohmann::json& pod,
                                         const char* state, const char* field) {
-  const nlohmann::json& statuses = Path(pod, {"status", "containerStatuses"});
+  const nlohmann::json& statuses = JsonAt(pod, {"status", "containerStatuses"});
   if (!statuses.is_array() || statuses.empty()) return std::nullopt;
-  const std::string text = Text(Path(statuses[0], {"state", state}), field);
+  const std::string text = Text(JsonAt(statuses[0], {"state", state}), field);
   absl::Time time;
   std::string error;
   if (text.empty() ||
