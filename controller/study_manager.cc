@@ -395,6 +395,14 @@ class StudyManagerImpl final : public StudyManager {
     // Not running here: say whether it exists at all.
     absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
     if (!trial.ok()) return trial.status();
+    if (trial->state() == v1::Trial::RUNNING) {
+      // Recorded as running but not followed yet: its study is being
+      // resumed (a restarted server adopting its workers). Clients retry.
+      return absl::UnavailableError(absl::StrCat(
+          "trial ", trial_id,
+          " runs, but this server does not follow it yet (its study is "
+          "starting); try again"));
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("trial ", trial_id, " is not running (",
                      v1::Trial::State_Name(trial->state()), ")"));

@@ -116,7 +116,9 @@ class StudyManager {
 
   // --- Training code (TrialService). `token` is the trial's own. ---
   // PERMISSION_DENIED for a wrong token, NOT_FOUND for an unknown trial,
-  // FAILED_PRECONDITION for a trial that is not running.
+  // FAILED_PRECONDITION for a trial that is not running, UNAVAILABLE for one
+  // recorded as running whose study this manager does not run (yet: a
+  // restarted server resuming it, whose workers retry).
 
   // The trial, with its parameters, and its study's parameter specs.
   virtual absl::StatusOr<WorkerTrial> GetTrialForWorker(

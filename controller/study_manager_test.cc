@@ -295,5 +295,26 @@ TEST_F(StudyManagerTest, AskTellIsRefusedForStudiesWithWorkers) {
               HasSubstr("worker.kind none"));
 }
 
+TEST_F(StudyManagerTest, ReportsForARunningTrialNotYetResumedAreRetryable) {
+  // As a restarted server holds it before it resumes the study: a trial
+  // recorded RUNNING whose worker (say an adopted pod) reports early.
+  LoadedStudy loaded = LoadStudyYaml(kWorkerStudy, dir_.string());
+  absl::StatusOr<v1::Study> study =
+      CreateOrResumeStudy(store_.get(), loaded.spec, kWorkerStudy);
+  ASSERT_TRUE(study.ok()) << study.status();
+  v1::Trial running;
+  running.set_study_id(study->id());
+  running.set_number(1);
+  (*running.mutable_parameters())["x"].set_number_value(0.5);
+  running.set_state(v1::Trial::RUNNING);
+  auto created = store_->CreateTrials({running});
+  ASSERT_TRUE(created.ok());
+  absl::StatusOr<bool> early = Report(created->front().id(), "token", 1, 0.5);
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(early.status().message(), HasSubstr("try again"));
+  EXPECT_TRUE(store_->ListMeasurements(created->front().id())->empty());
+}
+
+
 }  // namespace
 }  // namespace vernier::controller
