@@ -149,6 +149,32 @@ TEST(CostAwareGpTest, RuntimeIsTheCostWhenTrialsAreNotPriced) {
   EXPECT_GE(small, 15) << "of the 20 model-driven trials";
 }
 
+TEST(CostAwareGpTest, FreshInstanceSuggestsWhatTheGrownOneDoes) {
+  const AlgorithmContext context = Context(4, true);
+  absl::StatusOr<std::unique_ptr<Algorithm>> grown = CreateGpAlgorithm(context);
+  ASSERT_TRUE(grown.ok());
+  std::vector<v1::Trial> history;
+  for (int number = 1; number <= 25; ++number) {
+    absl::StatusOr<std::vector<Assignment>> next = (*grown)->Suggest(history, 1);
+    ASSERT_TRUE(next.ok() && next->size() == 1);
+    v1::Trial trial = testing::TrialOf(number, next->front());
+    trial.set_objective(Objective(next->front()));
+    trial.set_cost(Cost(next->front()));
+    trial.mutable_end_time()->set_seconds(1000 * number);
+    history.push_back(trial);
+  }
+  absl::StatusOr<std::unique_ptr<Algorithm>> fresh = CreateGpAlgorithm(context);
+  ASSERT_TRUE(fresh.ok());
+  absl::StatusOr<std::vector<Assignment>> a = (*grown)->Suggest(history, 2);
+  absl::StatusOr<std::vector<Assignment>> b = (*fresh)->Suggest(history, 2);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 2u);
+  ASSERT_EQ(b->size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(context.space.Key((*a)[i]), context.space.Key((*b)[i]));
+  }
+}
+
 TEST(CostAwareGpTest, SettingIsABooleanAndNeedsLogEi) {
   google::protobuf::Struct settings;
   (*settings.mutable_fields())["cost_aware"] = Str("yes");

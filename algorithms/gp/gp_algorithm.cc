@@ -116,6 +116,18 @@ std::vector<const Observation*> Pointers(
   return out;
 }
 
+double StandardDeviation(const Eigen::VectorXd& y) {
+  return std::sqrt((y.array() - y.mean()).square().mean());
+}
+
+// `y` less its mean, over its standard deviation (over 1 when that is ~0).
+// A fit is standardised by its own data only, so a memoised fit equals the
+// one a fresh instance computes.
+Eigen::VectorXd Standardised(const Eigen::VectorXd& y) {
+  const double sd = StandardDeviation(y);
+  return ((y.array() - y.mean()) / (sd > 1e-12 ? sd : 1.0)).matrix();
+}
+
 gp::OptimizerOptions EffortFor(int n, int candidates) {
   gp::OptimizerOptions options;
   options.candidates = candidates;
@@ -432,13 +444,8 @@ class GpAlgorithm final : public Algorithm {
     Eigen::MatrixXd points;
     Eigen::VectorXd log_costs;
     data(first, m, &points, &log_costs);
-    const double mean = log_costs.mean();
-    const double sd =
-        std::sqrt((log_costs.array() - mean).square().mean());
+    const double sd = StandardDeviation(log_costs);
     if (sd < 1e-9) return;
-    auto standardise = [&](const Eigen::VectorXd& y) -> Eigen::VectorXd {
-      return ((y.array() - mean) / sd).matrix();
-    };
 
     const int s = gp::LastSchedulePoint(m);
     std::vector<ObservationId> ids;
@@ -453,14 +460,14 @@ class GpAlgorithm final : public Algorithm {
       data(std::max(0, s - kMaxFitPoints), s, &fit_points, &fit_targets);
       gp::FitOptions options;
       std::mt19937_64 engine(SplitMix64(seed_ ^ 0xc057 ^ SplitMix64(s)));
-      theta = gp::FitHyperparameters(fit_points, standardise(fit_targets),
+      theta = gp::FitHyperparameters(fit_points, Standardised(fit_targets),
                                      encoding_.categorical(), std::nullopt,
                                      options, engine);
       fitted_ids = std::move(ids);
     }
     cost_model_.emplace(gp::KernelFromTheta(encoding_.categorical(), theta),
                         gp::NoiseFromTheta(theta));
-    if (!cost_model_->Factorise(points, standardise(log_costs)).ok()) {
+    if (!cost_model_->Factorise(points, Standardised(log_costs)).ok()) {
       spdlog::warn("gp: the cost model could not be factorised; this "
                    "suggestion ignores cost");
       cost_model_.reset();
