@@ -396,6 +396,14 @@ class StudyManagerImpl final : public StudyManager {
     absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
     if (!trial.ok()) return trial.status();
     if (trial->state() == v1::Trial::RUNNING) {
+      absl::StatusOr<v1::Study> study = store_->GetStudy(trial->study_id());
+      if (!study.ok()) return study.status();
+      if (study->spec().worker().kind() == v1::WorkerSpec::NONE) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "trial ", trial_id, " of ask/tell study ", study->name(),
+            " is not running under a worker: its client gives the result "
+            "with CompleteTrial"));
+      }
       // Recorded as running but not followed yet: its study is being
       // resumed (a restarted server adopting its workers). Clients retry.
       return absl::UnavailableError(absl::StrCat(

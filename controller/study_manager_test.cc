@@ -315,6 +315,16 @@ TEST_F(StudyManagerTest, ReportsForARunningTrialNotYetResumedAreRetryable) {
   EXPECT_TRUE(store_->ListMeasurements(created->front().id())->empty());
 }
 
+TEST_F(StudyManagerTest, ReportsForAnAskTellTrialAreRefused) {
+  Start(kAskTellStudy);
+  auto trials = Await<absl::StatusOr<std::vector<v1::Trial>>>(
+      [&](auto done) { manager_->SuggestTrials("asked", 1, "a", done); });
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  absl::StatusOr<bool> report = Report(trials->front().id(), "token", 1, 0.5);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(report.status().message(), HasSubstr("CompleteTrial"));
+  EXPECT_TRUE(store_->ListMeasurements(trials->front().id())->empty());
+}
 
 }  // namespace
 }  // namespace vernier::controller

@@ -102,7 +102,7 @@ CASES = [
      C.FAILED_PRECONDITION, "is not running (SUCCEEDED)"),
     ("report-to-ask-tell-trial", "TrialService/ReportMeasurement",
      lambda h: report(h.open_id, 1), lambda h: bearer(h.a["token"]),
-     C.FAILED_PRECONDITION, "is not running"),
+     C.FAILED_PRECONDITION, "is not running under a worker"),
     ("report-to-unknown-trial", "TrialService/ReportMeasurement",
      lambda h: report(2 ** 62, 1), lambda h: bearer(h.a["token"]),
      C.NOT_FOUND, str(2 ** 62)),
