@@ -307,8 +307,13 @@ def test_restart_adopts_running_jobs_and_deletes_orphans(apiserver, vernier):
     vernier.start()
     vernier.submit(study("restart", "success", vernier.port, max_trials=3, parallel=2,
                          env={"STEP_SECONDS": "3"}))
-    # Both pods run; each reports for 9 s, past the restart.
-    assert wait_until(lambda: len(apiserver.state()["pods"]) == 2, timeout=30)
+    # Both pods run; each reports for 9 s, past the restart. A Job whose token
+    # Secret is not made yet cannot start its pod and is not adopted (it is
+    # deleted and its trial runs again), so wait for both Secrets.
+    def both_started():
+        state = apiserver.state()
+        return len(state["pods"]) == 2 and len(state["secrets"]) == 2
+    assert wait_until(both_started, timeout=30)
     running = set(apiserver.state()["jobs"])
     vernier.kill()  # a crash: the Jobs stay, their pods keep training
     assert set(apiserver.state()["jobs"]) == running
