@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "algorithms/search_space.h"
 #include "google/protobuf/struct.pb.h"
 #include "vernier/v1/study.pb.h"
@@ -34,6 +35,10 @@ struct AlgorithmContext {
   // plug-in (which may use, say, trials.max). Built-in algorithms ignore it,
   // so callers that build only those may leave it empty.
   v1::StudySpec spec;
+  // Told the duration of each fit of a model's hyperparameters (gp's
+  // marginal-likelihood fits), for the server's metrics. Called on the
+  // thread that runs Suggest; may be empty.
+  std::function<void(absl::Duration)> on_model_fit;
 };
 
 class Algorithm {

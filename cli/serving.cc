@@ -129,6 +129,9 @@ absl::StatusOr<Serving> StartServing(storage::Store* database,
   options.on_suggestion = [metrics](absl::Duration latency) {
     metrics->Suggestion(latency);
   };
+  options.on_model_fit = [metrics](absl::Duration latency) {
+    metrics->ModelFit(latency);
+  };
   options.log_dir =
       (fs::absolute(db_path).parent_path() / "vernier-logs").string();
   options.python_client_path = BundledPythonClient();
@@ -137,9 +140,15 @@ absl::StatusOr<Serving> StartServing(storage::Store* database,
     // one; a CA-signed one chains to roots the client trusts anyway).
     options.report_tls_ca = fs::absolute(grpc.tls_cert_file).string();
   }
+  kubernetes::KubeClientOptions client_options;
+  client_options.on_request = [metrics](absl::string_view method,
+                                        int http_status) {
+    metrics->KubernetesRequest(method, http_status);
+  };
   options.study_executor = kubernetes::KubernetesExecutorFactory(
       kubernetes::SourcesFromEnvironment(),
-      KubernetesOwner(k8s.owner, db_path), k8s.max_jobs);
+      KubernetesOwner(k8s.owner, db_path), k8s.max_jobs,
+      std::move(client_options));
   Serving serving;
   serving.store = std::make_unique<storage::ObservedStore>(
       database, &observability->live);

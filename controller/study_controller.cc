@@ -834,6 +834,7 @@ absl::StatusOr<std::unique_ptr<StudyController>> StudyController::Create(
       .seed_given = study->spec().algorithm().has_seed(),
       .settings = study->spec().algorithm().settings(),
       .spec = study->spec(),
+      .on_model_fit = options.on_model_fit,
   };
   absl::StatusOr<std::unique_ptr<algorithms::Algorithm>> algorithm =
       algorithms::CreateAlgorithm(study->spec().algorithm().name(), context);

@@ -84,6 +84,9 @@ struct StudyControllerOptions {
   // Told how long each Algorithm::Suggest call took, on the suggestion
   // thread. Must be quick; may be empty.
   std::function<void(absl::Duration)> on_suggestion;
+  // Told how long each fit of the algorithm's model took (see
+  // AlgorithmContext::on_model_fit), on the suggestion thread. May be empty.
+  std::function<void(absl::Duration)> on_model_fit;
 };
 
 // How long a stopped worker has between SIGTERM and SIGKILL:

@@ -350,6 +350,7 @@ class StudyManagerImpl final : public StudyManager {
     options.now = options_.now;
     options.on_progress = options_.on_progress;
     options.on_suggestion = options_.on_suggestion;
+    options.on_model_fit = options_.on_model_fit;
     if (options_.on_trial_finished) {
       options.on_trial_finished = [this, study](const v1::Trial& trial) {
         options_.on_trial_finished(study, trial);

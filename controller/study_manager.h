@@ -47,8 +47,9 @@ struct StudyManagerOptions {
   // Called on a study's loop thread; see StudyControllerOptions.
   std::function<void(const StudyProgress&)> on_progress;
   std::function<void(const v1::Study&, const v1::Trial&)> on_trial_finished;
-  // See StudyControllerOptions::on_suggestion.
+  // See StudyControllerOptions::on_suggestion and on_model_fit.
   std::function<void(absl::Duration)> on_suggestion;
+  std::function<void(absl::Duration)> on_model_fit;
   std::function<absl::Time()> now = absl::Now;
   // The GPUs trials may hold when a study lists none of its own; nullopt:
   // the ones `nvidia_smi` lists when the manager is created.

@@ -1,6 +1,7 @@
 #include "web/metrics.h"
 
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -83,6 +84,21 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                              .Help("Time an algorithm took to suggest trials")
                              .Register(*registry_)
                              .Add({}, LatencyBuckets());
+  model_fit_seconds_ =
+      &BuildHistogram()
+           .Name("vernier_gp_fit_seconds")
+           .Help(
+               "Time one fit of a GP's hyperparameters (maximising the log "
+               "marginal likelihood) took")
+           .Register(*registry_)
+           .Add({}, LatencyBuckets());
+  kubernetes_requests_ =
+      &BuildCounter()
+           .Name("vernier_kubernetes_api_requests_total")
+           .Help(
+               "Requests to Kubernetes API servers (each attempt), by method "
+               "and HTTP status code; code \"none\" when no answer came")
+           .Register(*registry_);
   write_batch_size_ =
       &BuildHistogram()
            .Name("vernier_storage_write_batch_size")
@@ -116,6 +132,17 @@ void Metrics::ReportRpc(absl::string_view rpc, absl::StatusCode code,
 
 void Metrics::Suggestion(absl::Duration latency) {
   suggestion_seconds_->Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::ModelFit(absl::Duration latency) {
+  model_fit_seconds_->Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::KubernetesRequest(absl::string_view method, int http_status) {
+  kubernetes_requests_
+      ->Add({{"method", std::string(method)},
+             {"code", http_status > 0 ? std::to_string(http_status) : "none"}})
+      .Increment();
 }
 
 void Metrics::StorageCommit(size_t batch_size, absl::Duration commit) {

@@ -13,6 +13,12 @@
 //       GrpcServerOptions::on_report_rpc (server/grpc_server.h)
 //   vernier_suggestion_seconds
 //       StudyManagerOptions::on_suggestion (controller/study_manager.h)
+//   vernier_gp_fit_seconds
+//       StudyManagerOptions::on_model_fit (algorithms/algorithm.h's
+//       AlgorithmContext::on_model_fit)
+//   vernier_kubernetes_api_requests_total{method,code}
+//       KubeClientOptions::on_request (trial-runner/kubernetes/kube_client.h);
+//       errors are the codes 4xx, 5xx and "none" (no answer)
 //   vernier_storage_write_batch_size, vernier_storage_commit_seconds
 //       SqliteStoreOptions::on_commit (storage/sqlite_store.h)
 // Gauges of cost and GPUs, also refreshed at each scrape:
@@ -65,6 +71,11 @@ class Metrics {
                  absl::Duration latency);
   // One Algorithm::Suggest call of a study.
   void Suggestion(absl::Duration latency);
+  // One fit of a model's hyperparameters (AlgorithmContext::on_model_fit).
+  void ModelFit(absl::Duration latency);
+  // One HTTP exchange with a Kubernetes API server: its method and status,
+  // 0 when no answer came.
+  void KubernetesRequest(absl::string_view method, int http_status);
   // One storage transaction: how many writes it grouped, how long COMMIT
   // took.
   void StorageCommit(size_t batch_size, absl::Duration commit);
@@ -86,6 +97,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* report_rpcs_;
   prometheus::Family<prometheus::Histogram>* report_rpc_seconds_;
   prometheus::Histogram* suggestion_seconds_;
+  prometheus::Histogram* model_fit_seconds_;
+  prometheus::Family<prometheus::Counter>* kubernetes_requests_;
   prometheus::Histogram* write_batch_size_;
   prometheus::Histogram* commit_seconds_;
   std::mutex scrape_mu_;  // one scrape rebuilds the gauges at a time

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "algorithms/gp/acquisition.h"
 #include "algorithms/gp/acquisition_optimizer.h"
 #include "algorithms/gp/encoding.h"
@@ -145,13 +148,15 @@ gp::OptimizerOptions EffortFor(int n, int candidates) {
 class GpAlgorithm final : public Algorithm {
  public:
   GpAlgorithm(SearchSpace space, bool minimise, uint64_t seed,
-              gp::GpSettings settings, std::optional<double> max_cost)
+              gp::GpSettings settings, std::optional<double> max_cost,
+              std::function<void(absl::Duration)> on_model_fit)
       : space_(std::move(space)),
         encoding_(space_),
         minimise_(minimise),
         seed_(seed),
         settings_(settings),
-        max_cost_(max_cost) {}
+        max_cost_(max_cost),
+        on_model_fit_(std::move(on_model_fit)) {}
 
   absl::StatusOr<std::vector<Assignment>> Suggest(
       const std::vector<Trial>& history, int count) override {
@@ -294,6 +299,19 @@ class GpAlgorithm final : public Algorithm {
     }
   }
 
+  // gp::FitHyperparameters, its duration told to on_model_fit_.
+  Eigen::VectorXd TimedFit(const Eigen::MatrixXd& points,
+                           const Eigen::VectorXd& targets,
+                           const std::optional<Eigen::VectorXd>& warm,
+                           const gp::FitOptions& options,
+                           std::mt19937_64& engine) {
+    const absl::Time start = absl::Now();
+    Eigen::VectorXd theta = gp::FitHyperparameters(
+        points, targets, encoding_.categorical(), warm, options, engine);
+    if (on_model_fit_) on_model_fit_(absl::Now() - start);
+    return theta;
+  }
+
   // The hyperparameters at schedule point `s`, fitted (and memoised) on the
   // first s observations.
   Eigen::VectorXd ThetaAt(int s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
@@ -344,8 +362,7 @@ class GpAlgorithm final : public Algorithm {
     }
     std::mt19937_64 engine(SplitMix64(seed_ ^ SplitMix64(s)));
     Eigen::VectorXd theta =
-        gp::FitHyperparameters(points, Targets(chosen), encoding_.categorical(),
-                               warm, options, engine);
+        TimedFit(points, Targets(chosen), warm, options, engine);
     fits_[s] = {std::move(ids), theta};
     return theta;
   }
@@ -460,9 +477,8 @@ class GpAlgorithm final : public Algorithm {
       data(std::max(0, s - kMaxFitPoints), s, &fit_points, &fit_targets);
       gp::FitOptions options;
       std::mt19937_64 engine(SplitMix64(seed_ ^ 0xc057 ^ SplitMix64(s)));
-      theta = gp::FitHyperparameters(fit_points, Standardised(fit_targets),
-                                     encoding_.categorical(), std::nullopt,
-                                     options, engine);
+      theta = TimedFit(fit_points, Standardised(fit_targets), std::nullopt,
+                       options, engine);
       fitted_ids = std::move(ids);
     }
     cost_model_.emplace(gp::KernelFromTheta(encoding_.categorical(), theta),
@@ -534,6 +550,7 @@ class GpAlgorithm final : public Algorithm {
   const gp::GpSettings settings_;
   // budget.max_cost, for cost cooling; nullopt without a budget.
   const std::optional<double> max_cost_;
+  const std::function<void(absl::Duration)> on_model_fit_;
 
   std::mutex mutex_;
   // Rebuilt from the history by every Suggest.
@@ -576,7 +593,7 @@ absl::StatusOr<std::unique_ptr<Algorithm>> CreateGpAlgorithm(
   }
   return std::make_unique<GpAlgorithm>(
       context.space, context.objective.goal() != v1::ObjectiveSpec::MAXIMIZE,
-      context.seed, *settings, max_cost);
+      context.seed, *settings, max_cost, context.on_model_fit);
 }
 
 }  // namespace vernier::algorithms

@@ -84,6 +84,28 @@ TEST(GpAlgorithmTest, IsRegisteredAsGp) {
   EXPECT_TRUE(CreateAlgorithm("gp", Context(MixedSpace())).ok());
 }
 
+TEST(GpAlgorithmTest, TellsEachHyperparameterFitOnce) {
+  // 20 sequential trials: the 14 of the design need no model. The first
+  // model (14 results) is warm-started along the refit schedule from its
+  // anchor, 10: fits at 10, 11, 12, 13 and 14. Each later trial refits once
+  // (15 to 19), and a fit memoised for the same results is not made again.
+  int fits = 0;
+  AlgorithmContext context = Context(MixedSpace());
+  context.on_model_fit = [&fits](absl::Duration took) {
+    EXPECT_GE(took, absl::ZeroDuration());
+    ++fits;
+  };
+  auto algorithm = CreateGpAlgorithm(context);
+  ASSERT_TRUE(algorithm.ok()) << algorithm.status();
+  const std::vector<v1::Trial> history = RunSequentially(**algorithm, 20);
+  ASSERT_EQ(history.size(), 20u);
+  EXPECT_EQ(fits, 10);
+  ASSERT_TRUE((*algorithm)->Suggest(history, 1).ok());
+  EXPECT_EQ(fits, 11);
+  ASSERT_TRUE((*algorithm)->Suggest(history, 1).ok());
+  EXPECT_EQ(fits, 11);
+}
+
 TEST(GpAlgorithmTest, MixedSpaceSuggestionsAreValidNewAndImprove) {
   const SearchSpace space = MixedSpace();
   auto algorithm = CreateGpAlgorithm(Context(space));

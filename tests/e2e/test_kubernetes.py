@@ -162,6 +162,7 @@ class Vernier:
     def __init__(self, folder, kubeconfig, env=None, flags=("--k8s-owner", "e2e-server")):
         self.folder = folder
         self.port = free_port()
+        self.http_port = free_port()
         self.db = os.path.join(folder, "vernier.db")
         self.flags = list(flags)
         self.env = child_env({"KUBECONFIG": kubeconfig, **(env or {})})
@@ -173,7 +174,7 @@ class Vernier:
         self.err = open(os.path.join(self.folder, f"serve-{id(self)}.err"), "a")
         self.process = subprocess.Popen(
             [VERNIER, "serve", "--db", self.db, "--grpc", f"127.0.0.1:{self.port}",
-             "--http", "127.0.0.1:0", *self.flags],
+             "--http", f"127.0.0.1:{self.http_port}", *self.flags],
             cwd=self.folder, stdout=self.err, stderr=self.err, env=self.env)
         assert wait_until(lambda: self.run("ls").returncode == 0, timeout=30)
         return self
@@ -205,6 +206,22 @@ class Vernier:
     def study_state(self, study_name):
         result = self.run("show", study_name, "--json")
         return json.loads(result.stdout).get("state") if result.returncode == 0 else None
+
+    def metrics(self):
+        """{(name, sorted label pairs): value} of the server's /metrics."""
+        url = f"http://127.0.0.1:{self.http_port}/metrics"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            text = response.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            series, value = line.rsplit(" ", 1)
+            name, _, labels = series.partition("{")
+            pairs = tuple(sorted(tuple(pair.split("=", 1)) for pair in
+                                 labels.rstrip("}").split(",") if pair))
+            samples[(name, pairs)] = float(value)
+        return samples
 
     def kill(self):
         self.process.kill()
@@ -242,6 +259,14 @@ def test_twelve_trials_four_at_a_time(apiserver, vernier):
     # Every Job goes: deleted by its TTL, and its Secret with it.
     assert wait_until(lambda: not apiserver.state()["jobs"], timeout=30), apiserver.state()
     assert not apiserver.state()["secrets"]
+    # /metrics counts every request to the API server, the refused ones too.
+    requests = {}
+    for (name, labels), value in vernier.metrics().items():
+        if name == "vernier_kubernetes_api_requests_total":
+            code = dict(labels)["code"].strip('"')
+            requests[code] = requests.get(code, 0) + value
+    assert requests.get("201", 0) >= 24, requests  # a Job and a Secret a trial
+    assert requests.get("429", 0) >= 1, requests
 
 
 @pytest.mark.parametrize("image, reason", [

@@ -124,3 +124,19 @@ def test_prometheus_sees_spend_against_budget(start_server, workspace, prometheu
     assert 0 < spent < 1000
     assert f"{spent:.2f} of 1000.00 EUR spent" in shown.stdout, shown.stdout
     assert list(promql(base, "vernier_gpus_in_use").values()) == [0]
+
+
+def test_metrics_time_each_gp_fit(start_server, workspace):
+    server = start_server()
+    text = study_yaml(name="fitted", max_trials=6, parallel=1,
+                      algorithm="gp, settings: {initial_trials: 3}",
+                      env={"STEP_SECONDS": "0.01"})
+    result = server.cli("submit", workspace.write_study(text, name="fitted.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert wait_until(lambda: finished(workspace.db, "fitted", 6), timeout=120)
+    status, _, body = http(f"{server.http_url}metrics")
+    assert status == 200, body
+    counts = [line for line in body.decode().splitlines()
+              if line.startswith("vernier_gp_fit_seconds_count ")]
+    # Trials 4, 5 and 6 come from the model, fitted on 3, 4 and 5 results.
+    assert counts and float(counts[0].split()[1]) >= 3, counts

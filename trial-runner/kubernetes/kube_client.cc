@@ -146,6 +146,13 @@ absl::Status KubeClient::StatusOf(const HttpResponse& response) const {
   }
 }
 
+void KubeClient::Observe(absl::string_view method,
+                         const absl::StatusOr<HttpResponse>& response) const {
+  if (options_.on_request) {
+    options_.on_request(method, response.ok() ? response->status : 0);
+  }
+}
+
 absl::StatusOr<HttpResponse> KubeClient::Exchange(absl::string_view method,
                                                   absl::string_view path,
                                                   const std::string& body) {
@@ -160,6 +167,7 @@ absl::StatusOr<HttpResponse> KubeClient::Exchange(absl::string_view method,
     request->body = body;
     if (!body.empty()) request->headers["Content-Type"] = "application/json";
     absl::StatusOr<HttpResponse> response = transport_->Send(*request);
+    Observe(method, response);
     absl::Duration retry_after = absl::ZeroDuration();
     if (!response.ok()) {
       if (!absl::IsUnavailable(response.status())) {
@@ -264,6 +272,7 @@ absl::Status KubeClient::Watch(absl::string_view path,
     return true;
   };
   absl::StatusOr<HttpResponse> response = transport_->Stream(*request, sink);
+  Observe("GET", response);
   if (was_cancelled) return absl::CancelledError("watch cancelled");
   if (!response.ok()) return response.status();
   if (absl::Status status = StatusOf(*response); !status.ok()) {

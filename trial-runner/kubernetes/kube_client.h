@@ -66,6 +66,10 @@ struct KubeClientOptions {
     absl::SleepFor(d);
   };
   uint64_t jitter_seed = std::random_device{}();
+  // Told of each HTTP exchange with the API server (every attempt of a
+  // request, every watch stream): its method and HTTP status, 0 when no
+  // answer came (a broken connection, a timeout). Thread-safe; may be empty.
+  std::function<void(absl::string_view method, int http_status)> on_request;
 };
 
 // One watch event: type is ADDED, MODIFIED, DELETED or BOOKMARK.
@@ -112,6 +116,9 @@ class KubeClient {
   absl::StatusOr<HttpRequest> NewRequest(absl::string_view method,
                                          absl::string_view path);
   absl::Status StatusOf(const HttpResponse& response) const;
+  // Tells options_.on_request of one exchange.
+  void Observe(absl::string_view method,
+               const absl::StatusOr<HttpResponse>& response) const;
 
   const std::shared_ptr<Credentials> credentials_;
   const std::shared_ptr<HttpTransport> transport_;

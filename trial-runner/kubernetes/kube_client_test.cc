@@ -21,14 +21,14 @@ using ::testing::Pair;
 class KubeClientTest : public ::testing::Test {
  protected:
   std::unique_ptr<KubeClient> NewClient(ClusterConfig cluster = {},
-                                        CommandRunner runner = nullptr) {
+                                        CommandRunner runner = nullptr,
+                                        KubeClientOptions options = {}) {
     if (cluster.context.empty()) {
       cluster.context = "lab";
       cluster.server = "https://10.0.0.1:6443";
       cluster.token = "s3cret";
       cluster.ca_pem = "CA";
     }
-    KubeClientOptions options;
     options.clock = [this] { return now_; };
     options.sleep = [this](absl::Duration d) {
       sleeps_.push_back(d);
@@ -101,6 +101,26 @@ TEST_F(KubeClientTest, BrokenConnectionsAreRetried) {
   transport_->Push(200, "{}");
   EXPECT_TRUE(client->Call("GET", "/api/v1/pods").ok());
   EXPECT_EQ(sleeps_.size(), 1u);
+}
+
+TEST_F(KubeClientTest, EveryAttemptIsToldWithItsStatus) {
+  std::vector<std::pair<std::string, int>> told;
+  KubeClientOptions options;
+  options.on_request = [&told](absl::string_view method, int status) {
+    told.emplace_back(method, status);
+  };
+  auto client = NewClient({}, nullptr, options);
+  transport_->PushError(absl::UnavailableError("Connection reset by peer"));
+  transport_->Push(429, R"({"message": "slow down"})");
+  transport_->Push(201, R"({"kind": "Job"})");
+  transport_->Push(404, R"({"message": "jobs \"x\" not found"})");
+  nlohmann::json body = {{"kind", "Job"}};
+  EXPECT_TRUE(client->Call("POST", "/apis/batch/v1/namespaces/ml/jobs", &body)
+                  .ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      client->Call("DELETE", "/apis/batch/v1/namespaces/ml/jobs/x").status()));
+  EXPECT_THAT(told, ElementsAre(Pair("POST", 0), Pair("POST", 429),
+                                Pair("POST", 201), Pair("DELETE", 404)));
 }
 
 TEST_F(KubeClientTest, ErrorsCarryTheServersMessage) {

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <optional>
 #include <string>
 #include <thread>
@@ -667,22 +668,27 @@ std::unique_ptr<trial_runner::Executor> NewKubernetesExecutor(
       spec, std::move(client), std::move(sink), std::move(options));
 }
 
-StudyExecutorFactory KubernetesExecutorFactory(KubeconfigSources sources,
-                                               std::string owner,
-                                               int max_jobs) {
+StudyExecutorFactory KubernetesExecutorFactory(
+    KubeconfigSources sources, std::string owner, int max_jobs,
+    KubeClientOptions client_options) {
   auto slots = std::make_shared<JobSlots>(max_jobs);
-  return [sources = std::move(sources), owner = std::move(owner), slots](
+  return [sources = std::move(sources), owner = std::move(owner), slots,
+          client_options = std::move(client_options)](
              const v1::Study& study, trial_runner::ExecutorEventSink sink)
              -> absl::StatusOr<std::unique_ptr<trial_runner::Executor>> {
     const v1::KubernetesWorkerSpec& spec = study.spec().worker().kubernetes();
     absl::StatusOr<ClusterConfig> cluster =
         ResolveCluster(sources, spec.context());
     if (!cluster.ok()) return cluster.status();
+    KubeClientOptions study_client_options = client_options;
+    // Each study's client backs off on its own jitter.
+    study_client_options.jitter_seed = std::random_device{}();
     auto client = std::make_shared<KubeClient>(
         std::make_shared<Credentials>(*std::move(cluster),
                                       ProcessCommandRunner(),
                                       [] { return absl::Now(); }),
-        std::shared_ptr<HttpTransport>(NewCurlTransport()));
+        std::shared_ptr<HttpTransport>(NewCurlTransport()),
+        std::move(study_client_options));
     KubernetesExecutorOptions options;
     options.study = study.name();
     options.owner = owner;

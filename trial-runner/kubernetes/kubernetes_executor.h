@@ -83,8 +83,9 @@ std::unique_ptr<trial_runner::Executor> NewKubernetesExecutor(
 using StudyExecutorFactory =
     std::function<absl::StatusOr<std::unique_ptr<trial_runner::Executor>>(
         const v1::Study& study, trial_runner::ExecutorEventSink sink)>;
-StudyExecutorFactory KubernetesExecutorFactory(KubeconfigSources sources,
-                                               std::string owner, int max_jobs);
+StudyExecutorFactory KubernetesExecutorFactory(
+    KubeconfigSources sources, std::string owner, int max_jobs,
+    KubeClientOptions client_options = {});
 
 }  // namespace vernier::kubernetes
 
