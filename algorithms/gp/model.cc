@@ -17,7 +17,11 @@ constexpr double kLastJitter = 1e-4;
 }  // namespace
 
 GpModel::GpModel(Matern52Kernel kernel, double noise_variance)
-    : kernel_(std::move(kernel)), noise_variance_(noise_variance) {}
+    : kernel_(std::move(kernel)),
+      noise_variance_(noise_variance),
+      // A row per dimension from the start: EnsureCapacity copies blocks of
+      // the same shape (Eigen asserts so in builds without NDEBUG).
+      points_(kernel_.dimensions(), 0) {}
 
 Eigen::Ref<const Eigen::MatrixXd> GpModel::points() const {
   return points_.leftCols(size_);
