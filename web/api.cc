@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "controller/study_summary.h"
@@ -362,6 +363,7 @@ ApiResponse Api::ComputeTrialColumns(absl::string_view name) const {
     columns.add_objective(trial.has_objective() ? trial.objective() : nan);
     columns.add_start_seconds(Seconds(trial.start_time()));
     columns.add_end_seconds(Seconds(trial.end_time()));
+    columns.add_gpus(absl::StrJoin(trial.gpus(), ","));
     for (int i = 0; i < study->spec().parameters_size(); ++i) {
       const v1::ParameterSpec& spec = study->spec().parameters(i);
       auto value = trial.parameters().find(spec.name());

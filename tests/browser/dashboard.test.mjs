@@ -30,7 +30,7 @@ for step in range(1, 5):
 print(f"score={value:.9f}")
 `;
 
-function studyYaml(name, { description = 'browser test', categories = ['a', 'b'], max = 200, priced = false } = {}) {
+function studyYaml(name, { description = 'browser test', categories = ['a', 'b'], max = 200, priced = false, gpus = false } = {}) {
   const quote = (text) => `'${text.replaceAll("'", "''")}'`;
   return `name: ${name}
 description: ${quote(description)}
@@ -42,7 +42,7 @@ parameters:
 trials: {max: ${max}, parallel: 2}
 worker:
   command: ["/usr/bin/python3", "train.py", "\${params.x}", "\${params.k}"]
-${priced ? '  pricing: {instance_hour: 36}\nbudget: {max_cost: 50, currency: EUR}\n' : ''}`;
+${gpus ? '  gpus_per_trial: 1\n  gpus: [0, 1]\n' : ''}${priced ? '  pricing: {instance_hour: 36}\nbudget: {max_cost: 50, currency: EUR}\n' : ''}`;
 }
 
 let workspace;
@@ -186,8 +186,8 @@ test('watch a running study live, open a trial, sort, filter and stop it', async
   await page.close();
 });
 
-test('cost: spend against budget in the list, the cost plot, and each trial\'s cost', async () => {
-  submit('priced', { priced: true, max: 4 });
+test('cost and GPUs: spend against budget, the cost plot, each trial\'s cost, the timeline by GPU', async () => {
+  submit('priced', { priced: true, gpus: true, max: 4 });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -213,6 +213,7 @@ test('cost: spend against budget in the list, the cost plot, and each trial\'s c
     const costs = [...document.querySelectorAll('[data-test=trial-cost]')].map((cell) => Number(cell.textContent));
     return costs.length === 4 && costs.every((cost) => cost > 0);
   }, null, { timeout: 30000 });
+  await page.locator('.plot h3', { hasText: 'Timeline by GPU' }).waitFor();
   await shot(page, 'study-cost');
 
   await page.locator('[data-test=trial-row] a').first().click();

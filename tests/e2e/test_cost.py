@@ -5,6 +5,7 @@ import textwrap
 import time
 
 from conftest import STOPPED, SUCCEEDED, wait_until
+from dashboard_util import api
 
 # Records the GPUs it was given and when it held them, then sleeps.
 HOLD_PY = textwrap.dedent("""
@@ -87,6 +88,11 @@ def test_no_two_running_trials_share_a_gpu_across_studies(workspace, start_serve
         trials = server.json("trials", study)
         assert all(t["state"] == "SUCCEEDED" for t in trials)
         assert all(len(t["gpus"]) == (1 if study == "one-gpu" else 2) for t in trials)
+        # The dashboard's plot columns carry them, for its timeline by GPU.
+        status, columns = api(server.http_url, f"studies/{study}/columns")
+        assert status == 200, columns
+        by_number = sorted(trials, key=lambda t: t["number"])
+        assert columns["gpus"] == [",".join(t["gpus"]) for t in by_number], columns
 
 
 def test_gpus_auto_reads_nvidia_smi(workspace):

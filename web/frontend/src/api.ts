@@ -110,6 +110,7 @@ export interface TrialColumns {
   startSeconds: (number | string)[];
   endSeconds: (number | string)[];
   parameters: ParameterColumn[];
+  gpus?: string[];  // per trial, comma-separated ('' where none)
 }
 
 export interface Curve { trialId: string; number: number; state: string; steps: string[]; values: (number | string)[] }

@@ -170,10 +170,16 @@ export function curvesOption(curves: MetricCurves): Option {
   };
 }
 
-// When each trial ran, a row per worker slot; the kTimelineMax trials that
-// started last. Trials carry no worker or GPU
-// id yet, so a trial takes the lowest slot free when it started: the rows
-// are the study's parallel workers as the scheduler filled them.
+// Whether the timeline has a row per GPU: when any trial held one.
+export function timelineByGpu(columns: TrialColumns): boolean {
+  return (columns.gpus ?? []).some((gpus) => gpus !== '');
+}
+
+// When each trial ran; the kTimelineMax trials that started last. When trials
+// held GPUs, a row per GPU, and a trial of several GPUs has a bar on each.
+// Otherwise a row per worker slot: trials carry no worker id, so a trial
+// takes the lowest slot free when it started, and the rows are the study's
+// parallel workers as the scheduler filled them.
 export function timelineOption(columns: TrialColumns): Option {
   const now = Date.now() / 1000;
   const order = columns.number
@@ -181,19 +187,37 @@ export function timelineOption(columns: TrialColumns): Option {
     .filter((i) => Number.isFinite(num(columns.startSeconds[i])))
     .sort((a, b) => num(columns.startSeconds[a]) - num(columns.startSeconds[b]))
     .slice(-kTimelineMax);
+  const byGpu = timelineByGpu(columns);
+  const rows: string[] = [];
   const slotEnds: number[] = [];
-  const data = order.map((i) => {
+  const rowOf = (name: string): number => {
+    const row = rows.indexOf(name);
+    return row >= 0 ? row : rows.push(name) - 1;
+  };
+  if (byGpu) {
+    // GPUs in their natural order: 0, 1, 2, ..., 10, then UUIDs.
+    const gpus = new Set(order.flatMap((i) => (columns.gpus?.[i] ?? '').split(',').filter((g) => g)));
+    [...gpus].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).forEach((g) => rowOf(`GPU ${g}`));
+  }
+  const data = order.flatMap((i) => {
     const start = num(columns.startSeconds[i]);
     const endValue = num(columns.endSeconds[i]);
     const end = Number.isFinite(endValue) && endValue >= start ? endValue : Math.max(start, now);
-    let slot = slotEnds.findIndex((free) => free <= start);
-    if (slot < 0) {
-      slot = slotEnds.length;
-      slotEnds.push(end);
+    let held: number[];
+    if (byGpu) {
+      held = (columns.gpus?.[i] ?? '').split(',').filter((g) => g).map((g) => rowOf(`GPU ${g}`));
     } else {
-      slotEnds[slot] = end;
+      let slot = slotEnds.findIndex((free) => free <= start);
+      if (slot < 0) {
+        slot = slotEnds.length;
+        slotEnds.push(end);
+        rowOf(`slot ${slot + 1}`);
+      } else {
+        slotEnds[slot] = end;
+      }
+      held = [slot];
     }
-    return { value: [slot, start * 1000, end * 1000, columns.number[i]], state: columns.state[i] };
+    return held.map((row) => ({ value: [row, start * 1000, end * 1000, columns.number[i]], state: columns.state[i] }));
   });
   const colors: Record<string, string> = {
     SUCCEEDED: '#5bb974', FAILED: '#e06666', RUNNING: '#2f6fdb', STOPPED: '#e0b050', INFEASIBLE: '#b0a060',
@@ -203,11 +227,11 @@ export function timelineOption(columns: TrialColumns): Option {
     tooltip: {
       trigger: 'item',
       formatter: (p: { value: number[]; data: { state: string } }) =>
-        tooltip(`trial ${p.value[3]}`, [['state', p.data.state], ['slot', String(p.value[0] + 1)],
+        tooltip(`trial ${p.value[3]}`, [['state', p.data.state], ['on', rows[p.value[0]]],
           ['runtime', `${((p.value[2] - p.value[1]) / 1000).toFixed(1)} s`]]),
     },
     xAxis: { type: 'time' },
-    yAxis: { type: 'category', data: slotEnds.map((_, k) => `slot ${k + 1}`) },
+    yAxis: { type: 'category', data: rows },
     dataZoom: [{ type: 'inside', xAxisIndex: 0 }],
     series: [{
       type: 'custom',

@@ -7,7 +7,7 @@ import { drawLazily } from './charts';
 import { append, clear, errorBox, formatNumber, formatTime, h, labelChips, stateBadge } from './dom';
 import {
   costOption, curvesOption, historyOption, importanceOption, kParallelMax, kTimelineMax, parallelOption, sliceOption,
-  timelineOption,
+  timelineByGpu, timelineOption,
 } from './plots';
 import { queryParams, TrialTable } from './trial_table';
 
@@ -15,9 +15,14 @@ function stat(label: string, value: string | Node, test?: string): HTMLElement {
   return h('div', { class: 'stat' }, h('b', { 'data-test': test }, value), label);
 }
 
-function plotBox(title: string, test: string): { box: HTMLElement; chart: HTMLElement } {
+function plotBox(title: string, test: string): { box: HTMLElement; chart: HTMLElement; title: HTMLElement } {
   const chart = h('div', { class: 'chart', 'data-test': test });
-  return { box: h('div', { class: 'plot' }, h('h3', {}, title), chart), chart };
+  const heading = h('h3', {}, title);
+  return { box: h('div', { class: 'plot' }, heading, chart), chart, title: heading };
+}
+
+function timelineTitle(byGpu: boolean): string {
+  return `Timeline by ${byGpu ? 'GPU' : 'worker slot'} (last ${kTimelineMax.toLocaleString()})`;
 }
 
 function specView(overview: StudyOverview): HTMLElement {
@@ -52,7 +57,7 @@ export function renderStudy(root: HTMLElement, name: string): () => void {
   const importance = plotBox('Parameter importance (η², see docs)', 'plot-importance');
   const parallel = plotBox(`Parallel coordinates (best ${kParallelMax.toLocaleString()})`, 'plot-parallel');
   const curves = plotBox('Intermediate values (trials of the table page)', 'plot-curves');
-  const timeline = plotBox(`Timeline by worker slot (last ${kTimelineMax.toLocaleString()})`, 'plot-timeline');
+  const timeline = plotBox(timelineTitle(false), 'plot-timeline');
   // Shown when the study's trials cost money (hasCost).
   const cost = plotBox('Cost over time against the budget', 'plot-cost');
   cost.box.hidden = true;
@@ -128,6 +133,7 @@ export function renderStudy(root: HTMLElement, name: string): () => void {
     drawLazily(history.chart, `${name}-history`, () => historyOption(study, columns));
     drawLazily(importance.chart, `${name}-importance`, () => importanceOption(study, columns));
     drawLazily(parallel.chart, `${name}-parallel`, () => parallelOption(study, columns));
+    timeline.title.textContent = timelineTitle(timelineByGpu(columns));
     drawLazily(timeline.chart, `${name}-timeline`, () => timelineOption(columns));
     if (sliceCharts.length !== columns.parameters.length) {
       clear(slices);
