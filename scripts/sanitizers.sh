@@ -1,9 +1,10 @@
-# Sourced by scripts/test.sh (under CI or SANITIZE=1) and bench/fuzz: where
+# Sourced by scripts/test.sh and bench/fuzz: where
 # the sanitizer trees are, how they are configured, and the runtime options
 # every sanitized process gets (children inherit them: the e2e suites'
 # `vernier` processes and C++ trainers are checked too).
 #
-#   build-asan  clang, AddressSanitizer + UndefinedBehaviorSanitizer, -O1 -g,
+#   build-asan  clang, AddressSanitizer + UndefinedBehaviorSanitizer, -O1 with
+#               line tables (enough for symbolised reports, cheaper than -g),
 #               libFuzzer coverage on every object; the whole test suite and
 #               the fuzz targets (VERNIER_FUZZ) live here.
 #   build-tsan  clang, ThreadSanitizer; only the concurrency tests are built
@@ -37,8 +38,8 @@ configure_sanitized() {
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   cmake -S . -B "$dir" -G Ninja "${launcher[@]}" \
     -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
-    -DVERNIER_SANITIZE="$sanitizers" "$@" >/dev/null
+    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" \
+    -DVERNIER_BENCH=OFF -DVERNIER_SANITIZE="$sanitizers" "$@" >/dev/null
 }
 
 configure_asan() { configure_sanitized "$ASAN_BUILD" address,undefined -DVERNIER_FUZZ=ON; }

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The README's second command: install, build, and run every test.
+# The README's second command, and CI's (.ci/run): install, build, and run
+# every test under the sanitizers (scripts/sanitizers.sh):
+#   1. build-asan/: clang, AddressSanitizer + UndefinedBehaviorSanitizer;
+#      the whole suite, the pytest e2e suites' `vernier` processes included;
+#   2. build-tsan/: ThreadSanitizer; the concurrency tests (TSAN_TESTS);
+#   3. each libFuzzer target for FUZZ_SECONDS (default 30).
+# Each stage prints how long it took.
 #
-# With SANITIZE=1 the build is the sanitizer one instead
-# (scripts/sanitizers.sh): every test under AddressSanitizer and
-# UndefinedBehaviorSanitizer, the concurrency tests under ThreadSanitizer,
-# and each fuzz target for FUZZ_SECONDS (default 30). Each stage prints how
-# long it took. CI does not run it yet: its time on 2 cores (a clang build
-# of everything, then most of it again for TSan) is not measured to fit.
+# SANITIZE=0 runs the suite on the plain gcc build instead (build/, the one
+# the quickstart uses): quicker, for a first check of a change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs="${JOBS:-$(nproc)}"
 
-if [ "${SANITIZE:-0}" != 1 ]; then
+if [ "${SANITIZE:-1}" = 0 ]; then
   scripts/build.sh
   exec ctest --test-dir build --output-on-failure --parallel "$jobs" --timeout 600
 fi
