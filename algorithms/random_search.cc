@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <utility>
@@ -56,7 +57,10 @@ AllValues AllValuesOf(const ParameterSpec& p) {
       // As in SearchSpace, integer k owns [k - 0.5, k + 0.5) before the scale
       // applies; on a log scale its share is log((k + 0.5) / (k - 0.5)).
       if (p.scale() == ParameterSpec::LOG) {
-        for (double k = p.min(); k <= p.max(); ++k) {
+        // Counted in integers: near 2^53, ++k on a double stops moving.
+        const int64_t span = static_cast<int64_t>(p.max() - p.min());
+        for (int64_t i = 0; i <= span; ++i) {
+          const double k = p.min() + static_cast<double>(i);
           all.weights.push_back(std::log1p(1.0 / (k - 0.5)));
         }
       }

@@ -116,6 +116,20 @@ TEST(RandomSearchTest, FiniteSpaceNeverRepeatsAndExhaustsExactly) {
   EXPECT_TRUE(SuggestOnce(context, history, 5).empty());
 }
 
+TEST(RandomSearchTest, IntegersAtTheEdgeOfDoublePrecisionAreEnumerated) {
+  // 2^53 - 1 and 2^53 on a log scale: counting them with ++ on a double
+  // never passed 2^53 (a hang the search-space fuzzer found in the GP's
+  // encoding, the same loop).
+  const double top = 9007199254740992.0;
+  const AlgorithmContext context = Context({IntParam("n", top - 1, top, true)});
+  std::vector<v1::Trial> history;
+  for (const Assignment& a : SuggestOnce(context, history, 5)) {
+    history.push_back(
+        TrialOf(static_cast<int>(history.size()) + 1, a, v1::Trial::FAILED));
+  }
+  EXPECT_EQ(history.size(), 2u);
+}
+
 TEST(RandomSearchTest, LargeFiniteSpaceNeverRepeats) {
   // 160000 points, so drawn by rejection rather than enumerated; on log
   // scales the small integers are drawn so often that 500 independent draws

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace vernier::algorithms::gp {
 namespace {
@@ -103,7 +104,10 @@ std::vector<double> Encoding::Neighbours(int j, double feature) const {
   if (d.kind == Kind::kInt) {
     const double k = IntegerOf(d, Clamp(feature));
     if (d.max - d.min + 1 <= kShortList) {
-      for (double v = d.min; v <= d.max; ++v) {
+      // Counted in integers: near 2^53, ++v on a double stops moving.
+      const int64_t span = static_cast<int64_t>(d.max - d.min);
+      for (int64_t i = 0; i <= span; ++i) {
+        const double v = d.min + static_cast<double>(i);
         if (v != k) out.push_back(IntegerFeature(d, v));
       }
       return out;
