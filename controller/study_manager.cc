@@ -1,10 +1,12 @@
 #include "controller/study_manager.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -116,6 +118,7 @@ class StudyManagerImpl final : public StudyManager {
     run_limits_ = std::make_unique<RunLimits>(options_.run_limits);
     executor_ = local_executor(
         [this](ExecutorEvent event) { router_.Dispatch(std::move(event)); });
+    reviver_ = std::thread([this] { ReviveAfterStorageFaults(); });
   }
 
   ~StudyManagerImpl() override { Shutdown(); }
@@ -273,6 +276,8 @@ class StudyManagerImpl final : public StudyManager {
         if (!running->ended) running->controller->Shutdown();
       }
     }
+    // It starts no study once shut_down_ is set (Start checks it).
+    if (reviver_.joinable()) reviver_.join();
     // Join outside the lock: a loop thread takes it when it ends.
     for (auto& [name, running] : studies_) {
       if (running->loop.joinable()) running->loop.join();
@@ -367,6 +372,7 @@ class StudyManagerImpl final : public StudyManager {
 
     RunningStudy* raw = running.get();
     absl::MutexLock lock(&mutex_);
+    if (shut_down_) return absl::UnavailableError("the server is shutting down");
     if (auto it = studies_.find(study.name()); it != studies_.end()) {
       if (it->second->loop.joinable()) it->second->loop.join();
     }
@@ -383,6 +389,44 @@ class StudyManagerImpl final : public StudyManager {
       raw->ended = true;
     });
     return absl::OkStatus();
+  }
+
+  // Runs until Shutdown: restarts, from what the store holds, each study
+  // whose loop ended on a storage fault (UNAVAILABLE: a full disk, a
+  // read-only database), as a restarted server would resume it. Its workers
+  // were stopped when the loop ended; its trials run again. While the fault
+  // lasts, each restart fails in turn, at intervals doubling from 1 s to 30 s.
+  void ReviveAfterStorageFaults() {
+    constexpr absl::Duration kFirstDelay = absl::Seconds(1);
+    constexpr absl::Duration kLongestDelay = absl::Seconds(30);
+    absl::Duration delay = kFirstDelay;
+    absl::MutexLock lock(&mutex_);
+    while (!mutex_.AwaitWithTimeout(absl::Condition(&shut_down_), delay)) {
+      std::vector<std::string> faulted;
+      for (const auto& [name, running] : studies_) {
+        if (running->ended && absl::IsUnavailable(running->result.status())) {
+          faulted.push_back(name);
+        }
+      }
+      delay = faulted.empty() ? kFirstDelay : std::min(2 * delay, kLongestDelay);
+      mutex_.Unlock();
+      for (const std::string& name : faulted) {
+        absl::StatusOr<v1::Study> study = store_->FindStudy(name);
+        if (study.ok() && study->state() == v1::Study::ACTIVE) {
+          spdlog::info("study {}: resuming after a storage fault", name);
+          if (absl::Status s = Start(*study); !s.ok()) {
+            spdlog::warn("study {}: cannot resume yet: {}", name, s.ToString());
+          }
+        } else if (study.ok()) {
+          // It ended after all (stopped, say): nothing to resume.
+          absl::MutexLock relock(&mutex_);
+          if (auto it = studies_.find(name); it != studies_.end()) {
+            it->second->result = *study;
+          }
+        }
+      }
+      mutex_.Lock();
+    }
   }
 
   // The registry entry of a running worker trial, or why it cannot report.
@@ -445,6 +489,7 @@ class StudyManagerImpl final : public StudyManager {
   std::map<std::string, std::unique_ptr<RunningStudy>> studies_
       ABSL_GUARDED_BY(mutex_);
   bool shut_down_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread reviver_;  // ReviveAfterStorageFaults
 };
 
 }  // namespace

@@ -8,6 +8,11 @@
 // ask/tell clients, stop requests. Reads (list studies, list trials) go to the
 // Store directly and are not here.
 //
+// A study whose loop ends on a storage fault (its write refused UNAVAILABLE:
+// a full disk, a read-only database) is resumed from the store once writes
+// work again, as a restarted server would resume it; the manager retries at
+// intervals doubling from 1 s to 30 s while the fault lasts.
+//
 // Thread-safe: every method may be called from any thread. Methods that take
 // a `done` callback return at once and call it exactly once, from another
 // thread, when the outcome is durable; the callback must not block.

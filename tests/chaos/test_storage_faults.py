@@ -52,6 +52,16 @@ worker:
   metrics: {collector: push}
 """
 
+# Trials of half a second whose worker prints its result and exits.
+QUICK_STUDY = """name: quick
+objective: {metric: score, goal: maximize}
+parameters:
+  - {name: x, type: double, min: 0, max: 1}
+trials: {max: 4, parallel: 1}
+worker:
+  command: ["/usr/bin/python3", "-c", "import time; time.sleep(0.5); print('score=0.5')"]
+"""
+
 
 def ask_tell_study(name, padding=0):
     """An ask/tell study; `padding` bytes of YAML comment make its row need
@@ -204,3 +214,28 @@ def test_writes_refused_reads_served_and_recovered(fault, workspace, faulty_serv
     first = next(t for t in asked.trials() if t.id == before[0].id)
     assert first.state == "SUCCEEDED" and first.objective == 0.5
     assert all(t.state in ("RUNNING", "SUCCEEDED") for t in asked.trials())
+
+
+def test_a_study_stopped_by_the_fault_resumes_when_it_lifts(workspace, faulty_server):
+    server, client, faults, reports = faulty_server
+    workspace.write_study(QUICK_STUDY, name="quick.yaml")
+    assert server.cli("submit", "quick.yaml").returncode == 0
+    assert wait_until(lambda: any(t.state == "SUCCEEDED"
+                                  for t in client.get_study("quick").trials()), timeout=60)
+    def log():
+        return server.output() + server.errors()
+    faults.read_only()
+    # A worker exits while nothing can be written: its study's loop cannot
+    # record it and stops; the server stays up.
+    assert wait_until(lambda: "study quick stopped by an error" in log(), timeout=30), \
+        log()[-2000:]
+    assert client.get_study("quick").state == "ACTIVE"
+    faults.lift()
+    # The server resumes it from the database, without a restart.
+    assert wait_until(lambda: client.get_study("quick").state == "DONE", timeout=60), \
+        [(t.number, t.state) for t in client.get_study("quick").trials()]
+    assert "study quick: resuming after a storage fault" in log()
+    trials = client.get_study("quick").trials()
+    assert [t.state for t in trials] == ["SUCCEEDED"] * 4
+    finish(workspace, server, client, reports)
+    assert server.process.poll() is None
