@@ -360,6 +360,7 @@ absl::Status StudyControllerImpl::Launch(v1::Trial& trial) {
   trial.clear_final_metrics();
   trial.clear_log_tail();
   trial.clear_local_worker();
+  trial.clear_kubernetes_job();
   trial.clear_run_start_time();
   trial.set_log_path(launch.log_path);
   if (absl::Status s = store_->UpdateTrial(trial); !s.ok()) return s;
@@ -464,6 +465,7 @@ absl::Status StudyControllerImpl::Handle(const WorkerStarted& event) {
   v1::Trial* trial = FindTrial(event.trial_id);
   if (trial == nullptr) return absl::OkStatus();
   *trial->mutable_local_worker() = event.local_worker;
+  trial->set_kubernetes_job(event.kubernetes_job);
   return store_->UpdateTrial(*trial);
 }
 

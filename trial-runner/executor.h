@@ -55,7 +55,8 @@ struct TrialLaunch {
 // The worker runs. Posted once, before any other event of the trial.
 struct WorkerStarted {
   int64_t trial_id = 0;
-  v1::LocalWorker local_worker;
+  v1::LocalWorker local_worker;  // local workers
+  std::string kubernetes_job;    // Kubernetes workers: the Job's name
 };
 
 // The worker cannot run yet, for `reason` ("unschedulable: ...", "image pull

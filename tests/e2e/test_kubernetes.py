@@ -256,6 +256,9 @@ def test_twelve_trials_four_at_a_time(apiserver, vernier):
     assert all(objective is not None for *_, objective in trials)
     state = apiserver.state()
     assert len(state["created_jobs"]) == 12
+    # Each trial names the Job it ran as (the dashboard's trial page shows it).
+    listed = json.loads(vernier.run("trials", "twelve", "--json").stdout)
+    assert sorted(t["kubernetesJob"] for t in listed) == sorted(state["created_jobs"])
     # Every Job goes: deleted by its TTL, and its Secret with it.
     assert wait_until(lambda: not apiserver.state()["jobs"], timeout=30), apiserver.state()
     assert not apiserver.state()["secrets"]

@@ -97,7 +97,8 @@ class KubernetesExecutor final : public trial_runner::Executor {
       sink_(std::move(exited));
       return;
     }
-    sink_(WorkerStarted{trial_id, {}});
+    sink_(WorkerStarted{.trial_id = trial_id,
+                        .kubernetes_job = JobName(options_.study, trial_id)});
     absl::MutexLock lock(&mu_);
     threads_.emplace_back([this, trial_id] { Create(trial_id); });
   }

@@ -20,6 +20,7 @@ export interface StudySpec {
   trials: { max: number; parallel: number; maxFailed?: number; retries: number; maxRuntime?: string };
   worker: {
     kind: string; command: string[]; gpusPerTrial?: number;
+    kubernetes?: { namespace?: string };
     pricing?: { gpuHour?: number; cpuHour?: number; memoryGbHour?: number; instanceHour?: number };
   };
   // Present when the study has a budget (max_cost > 0).
@@ -93,6 +94,7 @@ export interface Trial {
   logTail: string;
   attempt: number;
   localWorker?: { pid: number };
+  kubernetesJob?: string;
   clientId: string;
   cost?: number; // in the study's budget currency
   gpus?: string[];

@@ -13,6 +13,18 @@ function table(head: string[], rows: (string | Node)[][], test: string): HTMLEle
     h('tbody', {}, ...rows.map((row) => h('tr', {}, ...row.map((cell) => h('td', {}, cell))))));
 }
 
+// Where the trial runs or ran: its Kubernetes Job, its local process, or the
+// ask/tell client it was handed to.
+function workerOf(trial: Trial, study: Study | undefined): string {
+  if (trial.kubernetesJob) {
+    const namespace = study?.spec.worker.kubernetes?.namespace;
+    return `Kubernetes Job ${trial.kubernetesJob}${namespace ? ` in namespace ${namespace}` : ''}`;
+  }
+  if (trial.localWorker?.pid) return `local process ${trial.localWorker.pid}`;
+  if (trial.clientId) return `ask/tell client ${trial.clientId}`;
+  return 'local process';
+}
+
 function runtime(trial: Trial): string {
   const start = Date.parse(trial.startTime ?? '');
   if (Number.isNaN(start)) return '';
@@ -59,8 +71,7 @@ export function renderTrial(root: HTMLElement, id: string): () => void {
         h('div', { class: 'card' }, h('dl', { class: 'kv' },
           h('dt', {}, 'objective'), h('dd', { 'data-test': 'trial-objective' }, formatNumber(trial.objective)),
           h('dt', {}, 'attempt'), h('dd', {}, String(trial.attempt)),
-          h('dt', {}, 'worker'), h('dd', {}, trial.localWorker?.pid ? `local process ${trial.localWorker.pid}`
-            : trial.clientId ? `ask/tell client ${trial.clientId}` : 'local process'),
+          h('dt', {}, 'worker'), h('dd', { 'data-test': 'trial-worker' }, workerOf(trial, study)),
           h('dt', {}, 'created'), h('dd', {}, formatTime(trial.createTime)),
           h('dt', {}, 'started'), h('dd', {}, formatTime(trial.startTime)),
           h('dt', {}, 'ended'), h('dd', {}, formatTime(trial.endTime)),
