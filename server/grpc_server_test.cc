@@ -1,9 +1,12 @@
 // The two services end to end: a real server on 127.0.0.1:0, real stubs over
 // a channel, a real SqliteStore, and a fake StudyManager.
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -411,6 +414,48 @@ TEST_F(TrialServiceTest, ReportMeasurementStoresItAndAnswersShouldStop) {
     steps.push_back(m.step());
   }
   EXPECT_THAT(steps, ElementsAre(1, testing::FakeStudyManager::kStopStep));
+}
+
+TEST_F(TrialServiceTest, ConcurrentReportsAndReadsAreEachServed) {
+  // The server under load, as ThreadSanitizer sees it (scripts/sanitizers.sh
+  // runs this binary): clients reporting at once while another lists.
+  constexpr int kClients = 4;
+  constexpr int kReportsEach = 50;
+  std::atomic<int> failed = 0;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([this, c, &failed] {
+      for (int i = 1; i <= kReportsEach; ++i) {
+        v1::ReportMeasurementResponse response;
+        if (!Report("secret", c * kReportsEach + i, {{"loss", 0.5}}, &response)
+                 .ok()) {
+          ++failed;
+        }
+      }
+    });
+  }
+  v1::ListTrialsRequest list;
+  list.set_study("trials");
+  list.set_include_measurements(true);
+  threads.emplace_back([this, &list, &failed] {
+    for (int i = 0; i < kReportsEach; ++i) {
+      v1::ListTrialsResponse listed;
+      if (!study_->ListTrials(Context().get(), list, &listed).ok()) ++failed;
+    }
+  });
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failed, 0);
+
+  v1::ListTrialsResponse listed;
+  ASSERT_TRUE(study_->ListTrials(Context().get(), list, &listed).ok());
+  ASSERT_THAT(listed.trials(), SizeIs(1));
+  std::vector<int64_t> steps;
+  for (const v1::Measurement& m : listed.trials(0).measurements()) {
+    steps.push_back(m.step());
+  }
+  std::sort(steps.begin(), steps.end());
+  ASSERT_EQ(steps.size(), static_cast<size_t>(kClients * kReportsEach));
+  for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], i + 1);
 }
 
 TEST_F(TrialServiceTest, NonFiniteValuesAreAccepted) {
