@@ -146,9 +146,8 @@ absl::StatusOr<Serving> StartServing(storage::Store* database,
     metrics->KubernetesRequest(method, http_status);
   };
   options.study_executor = kubernetes::KubernetesExecutorFactory(
-      kubernetes::SourcesFromEnvironment(),
-      KubernetesOwner(k8s.owner, db_path), k8s.max_jobs,
-      std::move(client_options));
+      kubernetes::SourcesFromEnvironment(), KubernetesOwner(k8s.owner, db_path),
+      k8s.max_jobs, std::move(client_options));
   Serving serving;
   serving.store = std::make_unique<storage::ObservedStore>(
       database, &observability->live);

@@ -13,8 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "controller/proto_time.h"
 #include "controller/trial_registry.h"
-#include "trial-runner/local/device_pool.h"
 #include "spdlog/spdlog.h"
+#include "trial-runner/local/device_pool.h"
 
 namespace vernier::controller {
 namespace {
@@ -372,7 +372,8 @@ class StudyManagerImpl final : public StudyManager {
 
     RunningStudy* raw = running.get();
     absl::MutexLock lock(&mutex_);
-    if (shut_down_) return absl::UnavailableError("the server is shutting down");
+    if (shut_down_)
+      return absl::UnavailableError("the server is shutting down");
     if (auto it = studies_.find(study.name()); it != studies_.end()) {
       if (it->second->loop.joinable()) it->second->loop.join();
     }
@@ -408,7 +409,8 @@ class StudyManagerImpl final : public StudyManager {
           faulted.push_back(name);
         }
       }
-      delay = faulted.empty() ? kFirstDelay : std::min(2 * delay, kLongestDelay);
+      delay =
+          faulted.empty() ? kFirstDelay : std::min(2 * delay, kLongestDelay);
       mutex_.Unlock();
       for (const std::string& name : faulted) {
         absl::StatusOr<v1::Study> study = store_->FindStudy(name);

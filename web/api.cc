@@ -1,9 +1,9 @@
 #include "web/api.h"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <limits>
 #include <map>

@@ -115,8 +115,8 @@ TEST_F(KubeClientTest, EveryAttemptIsToldWithItsStatus) {
   transport_->Push(201, R"({"kind": "Job"})");
   transport_->Push(404, R"({"message": "jobs \"x\" not found"})");
   nlohmann::json body = {{"kind", "Job"}};
-  EXPECT_TRUE(client->Call("POST", "/apis/batch/v1/namespaces/ml/jobs", &body)
-                  .ok());
+  EXPECT_TRUE(
+      client->Call("POST", "/apis/batch/v1/namespaces/ml/jobs", &body).ok());
   EXPECT_TRUE(absl::IsNotFound(
       client->Call("DELETE", "/apis/batch/v1/namespaces/ml/jobs/x").status()));
   EXPECT_THAT(told, ElementsAre(Pair("POST", 0), Pair("POST", 429),

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <random>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
