@@ -170,6 +170,11 @@ export function curvesOption(curves: MetricCurves): Option {
   };
 }
 
+// The GPUs trial i held, from the columns' comma-separated entry.
+function gpusOf(columns: TrialColumns, i: number): string[] {
+  return (columns.gpus?.[i] ?? '').split(',').filter((g) => g);
+}
+
 // Whether the timeline has a row per GPU: when any trial held one.
 export function timelineByGpu(columns: TrialColumns): boolean {
   return (columns.gpus ?? []).some((gpus) => gpus !== '');
@@ -196,7 +201,7 @@ export function timelineOption(columns: TrialColumns): Option {
   };
   if (byGpu) {
     // GPUs in their natural order: 0, 1, 2, ..., 10, then UUIDs.
-    const gpus = new Set(order.flatMap((i) => (columns.gpus?.[i] ?? '').split(',').filter((g) => g)));
+    const gpus = new Set(order.flatMap((i) => gpusOf(columns, i)));
     [...gpus].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).forEach((g) => rowOf(`GPU ${g}`));
   }
   const data = order.flatMap((i) => {
@@ -205,7 +210,7 @@ export function timelineOption(columns: TrialColumns): Option {
     const end = Number.isFinite(endValue) && endValue >= start ? endValue : Math.max(start, now);
     let held: number[];
     if (byGpu) {
-      held = (columns.gpus?.[i] ?? '').split(',').filter((g) => g).map((g) => rowOf(`GPU ${g}`));
+      held = gpusOf(columns, i).map((g) => rowOf(`GPU ${g}`));
     } else {
       let slot = slotEnds.findIndex((free) => free <= start);
       if (slot < 0) {
