@@ -44,10 +44,37 @@ std::vector<GrpcClient> ConnectClients(const std::string& address, int n,
 ReportFn GrpcReporter(const std::vector<GrpcClient>& clients,
                       const std::vector<BenchTrial>& trials, int metrics);
 
+// Client i reports for trials[i] over one TrialService.StreamMeasurements
+// stream of its own: each report is queued and sent with whatever else was
+// queued while the previous write was in flight (one request per write), and
+// answered as the server's cumulative acknowledgements reach it. Close()
+// half-closes every stream and waits for them to end; the destructor closes.
+class StreamReporter {
+ public:
+  StreamReporter(const std::vector<GrpcClient>& clients,
+                 const std::vector<BenchTrial>& trials, int metrics);
+  ~StreamReporter();
+  StreamReporter(const StreamReporter&) = delete;
+  StreamReporter& operator=(const StreamReporter&) = delete;
+
+  // Valid while this object lives.
+  ReportFn AsReportFn();
+  void Close();
+
+ private:
+  class Stream;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  const int metrics_;
+};
+
+// Which RPC the clients call.
+enum class ReportRpc { kUnary, kStream };
+
 struct ClientProcessPlan {
   std::string address;
   int channels = 1;
   int metrics = 3;
+  ReportRpc rpc = ReportRpc::kStream;
   LoadOptions load;                // start_at_ns is set by RunInClientProcess
   std::vector<BenchTrial> trials;  // one per client
 };

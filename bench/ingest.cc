@@ -59,9 +59,14 @@ struct Flags {
   bool quick = false;
   bool in_process = false;
   std::string path = "grpc";
+  std::string rpc = "stream";
   std::string dir;
   std::string optuna_script = VERNIER_BENCH_DIR "/optuna_report.py";
 };
+
+ReportRpc Rpc(const Flags& flags) {
+  return flags.rpc == "stream" ? ReportRpc::kStream : ReportRpc::kUnary;
+}
 
 ReportFn ManagerReporter(controller::StudyManager* manager,
                          const std::vector<BenchTrial>& trials, int metrics) {
@@ -286,10 +291,12 @@ int Main(const Flags& flags) {
   std::printf(
       "bench/ingest: %d clients (%d channels, %s) x %d reports in flight "
       "x %d measurements per report, %d metrics per measurement, %.1f s "
-      "(+%.1f s warm-up), path %s; load average before: %.2f\n",
+      "(+%.1f s warm-up), path %s%s; load average before: %.2f\n",
       flags.clients, channels, client_process ? "client process" : "in-process",
       flags.inflight, flags.batch, flags.metrics, flags.seconds, flags.warmup,
-      flags.path.c_str(), LoadAverage());
+      flags.path.c_str(),
+      over_grpc ? absl::StrCat(" (", flags.rpc, ")").c_str() : "",
+      LoadAverage());
   std::fflush(stdout);
 
   absl::StatusOr<std::unique_ptr<IngestFixture>> fixture =
@@ -334,6 +341,7 @@ int Main(const Flags& flags) {
     ClientProcessPlan plan{.address = address,
                            .channels = channels,
                            .metrics = flags.metrics,
+                           .rpc = Rpc(flags),
                            .load = options,
                            .trials = trials};
     plan.load.on_window_start = nullptr;
@@ -359,10 +367,17 @@ int Main(const Flags& flags) {
     load = *std::move(result);
   } else {
     std::vector<GrpcClient> clients;
+    std::unique_ptr<StreamReporter> streams;
     ReportFn report;
     if (over_grpc) {
       clients = ConnectClients(address, flags.clients, channels);
-      report = GrpcReporter(clients, trials, flags.metrics);
+      if (Rpc(flags) == ReportRpc::kStream) {
+        streams =
+            std::make_unique<StreamReporter>(clients, trials, flags.metrics);
+        report = streams->AsReportFn();
+      } else {
+        report = GrpcReporter(clients, trials, flags.metrics);
+      }
     } else if (flags.path == "manager") {
       report = ManagerReporter((*fixture)->manager(), trials, flags.metrics);
     } else {
@@ -375,6 +390,7 @@ int Main(const Flags& flags) {
       std::fflush(stdout);
       std::_Exit(1);  // outstanding calls still use the clients
     }
+    if (streams != nullptr) streams->Close();
   }
   if (noop_server != nullptr) noop_server->Shutdown(absl::Seconds(5));
   if (load.hung) {
@@ -463,6 +479,11 @@ int main(int argc, char** argv) {
   app.add_option("--path", flags.path,
                  "grpc (the real path), or a stage: grpc-noop, manager, store")
       ->check(CLI::IsMember({"grpc", "grpc-noop", "manager", "store"}))
+      ->capture_default_str();
+  app.add_option("--rpc", flags.rpc,
+                 "how the gRPC clients report: stream (StreamMeasurements, "
+                 "one stream per client) or unary (ReportMeasurement calls)")
+      ->check(CLI::IsMember({"stream", "unary"}))
       ->capture_default_str();
   app.add_option("--dir", flags.dir, "working folder (removed afterwards)");
   app.add_option("--optuna-script", flags.optuna_script)->capture_default_str();

@@ -8,8 +8,8 @@
 
 namespace vernier::server {
 
-void FinishCall(grpc::ServerUnaryReactor* reactor, absl::string_view method,
-                const absl::Status& status) {
+grpc::Status ToLoggedGrpcStatus(absl::string_view method,
+                                const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnknown:
@@ -20,7 +20,12 @@ void FinishCall(grpc::ServerUnaryReactor* reactor, absl::string_view method,
     default:
       break;
   }
-  reactor->Finish(ToGrpcStatus(status));
+  return ToGrpcStatus(status);
+}
+
+void FinishCall(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+                const absl::Status& status) {
+  reactor->Finish(ToLoggedGrpcStatus(method, status));
 }
 
 }  // namespace vernier::server

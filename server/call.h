@@ -9,9 +9,14 @@
 
 namespace vernier::server {
 
-// Finishes `reactor` with `status` (mapped by ToGrpcStatus). A status that
-// points at the server rather than the caller (INTERNAL, UNKNOWN,
-// UNAVAILABLE, DATA_LOSS) is logged with `method`. Call exactly once per call.
+// ToGrpcStatus(status), after logging with `method` a status that points at
+// the server rather than the caller (INTERNAL, UNKNOWN, UNAVAILABLE,
+// DATA_LOSS). For the end of a call.
+grpc::Status ToLoggedGrpcStatus(absl::string_view method,
+                                const absl::Status& status);
+
+// Finishes `reactor` with ToLoggedGrpcStatus(method, status). Call exactly
+// once per call.
 void FinishCall(grpc::ServerUnaryReactor* reactor, absl::string_view method,
                 const absl::Status& status);
 

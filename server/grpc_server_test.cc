@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/measurement_stream.h"
 #include "server/requests.h"
 #include "server/server_test_util.h"
 #include "vernier/v1/service.grpc.pb.h"
@@ -506,6 +507,145 @@ TEST_F(TrialServiceTest, FinishTrialRecordsTheFinalMetrics) {
   EXPECT_EQ(trial_->FinishTrial(Context("secret").get(), request, &response)
                 .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+class MeasurementStreamTest : public TrialServiceTest {
+ protected:
+  using Stream = grpc::ClientReaderWriter<v1::ReportMeasurementRequest,
+                                          v1::StreamMeasurementsResponse>;
+
+  // A request for `trial_id` of one measurement per step, metric "loss".
+  static v1::ReportMeasurementRequest Request(int64_t trial_id,
+                                              std::vector<int64_t> steps) {
+    v1::ReportMeasurementRequest request;
+    request.set_trial_id(trial_id);
+    for (int64_t step : steps) {
+      v1::Measurement* measurement = request.add_measurements();
+      measurement->set_step(step);
+      (*measurement->mutable_metrics())["loss"] = 1.0 / (step + 1);
+    }
+    return request;
+  }
+
+  // Reads answers until one acknowledges `count` requests; the last answer.
+  static v1::StreamMeasurementsResponse AwaitAcknowledged(Stream& stream,
+                                                          int64_t count) {
+    v1::StreamMeasurementsResponse response;
+    while (response.acknowledged() < count && stream.Read(&response)) {
+    }
+    return response;
+  }
+
+  std::vector<int64_t> StoredSteps() {
+    v1::ListTrialsRequest list;
+    list.set_study("trials");
+    list.set_include_measurements(true);
+    v1::ListTrialsResponse listed;
+    EXPECT_TRUE(study_->ListTrials(Context().get(), list, &listed).ok());
+    std::vector<int64_t> steps;
+    for (const v1::Trial& trial : listed.trials()) {
+      for (const v1::Measurement& m : trial.measurements()) {
+        steps.push_back(m.step());
+      }
+    }
+    std::sort(steps.begin(), steps.end());
+    return steps;
+  }
+};
+
+TEST_F(MeasurementStreamTest, AcknowledgesRequestsCumulativelyOnceStored) {
+  std::unique_ptr<grpc::ClientContext> context = Context("secret");
+  std::unique_ptr<Stream> stream = trial_->StreamMeasurements(context.get());
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {1})));
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {2, 3})));
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {4})));
+  v1::StreamMeasurementsResponse response = AwaitAcknowledged(*stream, 3);
+  EXPECT_EQ(response.acknowledged(), 3);
+  EXPECT_FALSE(response.should_stop());
+  EXPECT_THAT(StoredSteps(), ElementsAre(1, 2, 3, 4));
+
+  // A repeat is idempotent; a stop answer sticks.
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {4})));
+  ASSERT_TRUE(stream->Write(
+      Request(trial_id_, {testing::FakeStudyManager::kStopStep})));
+  response = AwaitAcknowledged(*stream, 5);
+  EXPECT_EQ(response.acknowledged(), 5);
+  EXPECT_TRUE(response.should_stop());
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(StoredSteps(),
+              ElementsAre(1, 2, 3, 4, testing::FakeStudyManager::kStopStep));
+}
+
+TEST_F(MeasurementStreamTest, ManyRequestsInFlightAreAllStored) {
+  // More than MeasurementStream::kMaxUnstoredRequests written before any
+  // answer is read: the server pauses reading and resumes.
+  constexpr int kRequests = 3 * MeasurementStream::kMaxUnstoredRequests;
+  std::unique_ptr<grpc::ClientContext> context = Context("secret");
+  std::unique_ptr<Stream> stream = trial_->StreamMeasurements(context.get());
+  for (int i = 1; i <= kRequests; ++i) {
+    ASSERT_TRUE(stream->Write(Request(trial_id_, {i})));
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  v1::StreamMeasurementsResponse response;
+  int64_t last = 0;
+  while (stream->Read(&response)) {
+    EXPECT_GT(response.acknowledged(), last);  // only ever forward
+    last = response.acknowledged();
+  }
+  EXPECT_EQ(last, kRequests);
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_THAT(StoredSteps(), SizeIs(kRequests));
+}
+
+TEST_F(MeasurementStreamTest, WithoutTheRightTokenNothingIsStored) {
+  std::unique_ptr<grpc::ClientContext> context = Context("");
+  std::unique_ptr<Stream> stream = trial_->StreamMeasurements(context.get());
+  stream->Write(Request(trial_id_, {1}));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "missing trial token");
+
+  context = Context("guess");
+  stream = trial_->StreamMeasurements(context.get());
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {2})));
+  status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(StoredSteps(), SizeIs(0));
+}
+
+TEST_F(MeasurementStreamTest, AMalformedRequestEndsTheStreamAfterTheGoodOnes) {
+  std::unique_ptr<grpc::ClientContext> context = Context("secret");
+  std::unique_ptr<Stream> stream = trial_->StreamMeasurements(context.get());
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {1})));
+  ASSERT_EQ(AwaitAcknowledged(*stream, 1).acknowledged(), 1);
+  stream->Write(Request(trial_id_, {-1}));
+  stream->Write(Request(trial_id_, {2}));  // after the failure: dropped
+  v1::StreamMeasurementsResponse response;
+  while (stream->Read(&response)) {
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("measurements[0].step"));
+  EXPECT_THAT(StoredSteps(), ElementsAre(1));
+}
+
+TEST_F(MeasurementStreamTest, ARefusedRequestEndsAStreamStillOpen) {
+  // The manager refuses (an unknown trial) while the server waits for the
+  // client's next request: the stream ends without the client closing it.
+  std::unique_ptr<grpc::ClientContext> context = Context("secret");
+  std::unique_ptr<Stream> stream = trial_->StreamMeasurements(context.get());
+  ASSERT_TRUE(stream->Write(Request(trial_id_, {1})));
+  ASSERT_TRUE(stream->Write(Request(trial_id_ + 1000, {2})));
+  v1::StreamMeasurementsResponse response;
+  int64_t acknowledged = 0;
+  while (stream->Read(&response)) acknowledged = response.acknowledged();
+  EXPECT_EQ(acknowledged, 1);
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(StoredSteps(), ElementsAre(1));
 }
 
 constexpr char kAdminToken[] = "admin-secret";

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "controller/study_yaml.h"
 
@@ -19,17 +20,19 @@ absl::Status CheckTrialId(int64_t trial_id) {
   return absl::OkStatus();
 }
 
+// `field` names the map in an error (built only then: reports call this for
+// every measurement).
 absl::Status CheckMetricNames(
-    absl::string_view field,
+    absl::FunctionRef<std::string()> field,
     const google::protobuf::Map<std::string, double>& metrics) {
   for (const auto& [name, value] : metrics) {
     if (name.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, ": a metric name must not be empty"));
+          absl::StrCat(field(), ": a metric name must not be empty"));
     }
     if (name.size() > controller::kMaxMetricNameLength) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ": a metric name may have at most ",
+          field(), ": a metric name may have at most ",
           controller::kMaxMetricNameLength, " characters, got ", name.size()));
     }
   }
@@ -110,7 +113,8 @@ absl::Status CheckCompleteTrial(const v1::CompleteTrialRequest& request) {
     return absl::InvalidArgumentError(
         "metrics: must hold the objective unless infeasible");
   }
-  return CheckMetricNames("metrics", request.metrics());
+  return CheckMetricNames([] { return std::string("metrics"); },
+                          request.metrics());
 }
 
 absl::Status CheckGetTrial(const v1::GetTrialRequest& request) {
@@ -130,18 +134,19 @@ absl::Status CheckReportMeasurement(
   }
   for (int i = 0; i < request.measurements_size(); ++i) {
     const v1::Measurement& measurement = request.measurements(i);
-    const std::string path = absl::StrCat("measurements[", i, "]");
+    // Built only for an error.
+    auto path = [i] { return absl::StrCat("measurements[", i, "]"); };
     if (measurement.step() < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ".step: must be at least 0, got ",
-                       measurement.step()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path(), ".step: must be at least 0, got ", measurement.step()));
     }
     if (measurement.metrics().empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ".metrics: must hold at least one metric"));
+          absl::StrCat(path(), ".metrics: must hold at least one metric"));
     }
     if (absl::Status s =
-            CheckMetricNames(absl::StrCat(path, ".metrics"), measurement.metrics());
+            CheckMetricNames([&] { return absl::StrCat(path(), ".metrics"); },
+                             measurement.metrics());
         !s.ok()) {
       return s;
     }
@@ -151,7 +156,8 @@ absl::Status CheckReportMeasurement(
 
 absl::Status CheckFinishTrial(const v1::FinishTrialRequest& request) {
   if (absl::Status s = CheckTrialId(request.trial_id()); !s.ok()) return s;
-  return CheckMetricNames("metrics", request.metrics());
+  return CheckMetricNames([] { return std::string("metrics"); },
+                          request.metrics());
 }
 
 std::map<std::string, double> MetricsMap(

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "server/auth.h"
 #include "server/call.h"
+#include "server/measurement_stream.h"
 #include "server/requests.h"
 
 namespace vernier::server {
@@ -81,6 +82,19 @@ grpc::ServerUnaryReactor* TrialServiceImpl::ReportMeasurement(
         Finish(reactor, "ReportMeasurement", should_stop.status(), start);
       });
   return reactor;
+}
+
+grpc::ServerBidiReactor<v1::ReportMeasurementRequest,
+                        v1::StreamMeasurementsResponse>*
+TrialServiceImpl::StreamMeasurements(grpc::CallbackServerContext* context) {
+  MeasurementStream::RequestObserver on_request;
+  if (on_call_) {
+    on_request = [this](absl::StatusCode code, absl::Duration latency) {
+      on_call_("StreamMeasurements", code, latency);
+    };
+  }
+  return new MeasurementStream(manager_, TrialToken(*context),
+                               std::move(on_request));
 }
 
 grpc::ServerUnaryReactor* TrialServiceImpl::FinishTrial(

@@ -6,6 +6,9 @@
 // (server/status.h). Reports finish from the manager's `done` callback, once
 // durable; GetTrial blocks on the manager's read only.
 //
+// StreamMeasurements reports the same way over a stream
+// (server/measurement_stream.h).
+//
 // Thread-safe: gRPC calls the handlers from its own threads, concurrently;
 // the service holds nothing mutable.
 #ifndef VERNIER_SERVER_TRIAL_SERVICE_H_
@@ -45,6 +48,10 @@ class TrialServiceImpl final : public v1::TrialService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ReportMeasurementRequest* request,
       v1::ReportMeasurementResponse* response) override;
+  // server/measurement_stream.h.
+  grpc::ServerBidiReactor<v1::ReportMeasurementRequest,
+                          v1::StreamMeasurementsResponse>*
+  StreamMeasurements(grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* FinishTrial(
       grpc::CallbackServerContext* context,
       const v1::FinishTrialRequest* request,
