@@ -174,6 +174,37 @@ TEST(LikelihoodTest, GradientMatchesFiniteDifferences) {
   }
 }
 
+TEST(LikelihoodTest, GradientMatchesFiniteDifferencesWithShortScales) {
+  // More points and length scales from short to long, so the matrix form of
+  // the length scales' gradient sums many terms of both signs.
+  const Eigen::MatrixXd points = RandomPoints(70, 8);
+  Eigen::VectorXd targets(70);
+  for (int i = 0; i < 70; ++i) {
+    targets[i] = std::cos(9 * points(0, i)) + (points(2, i) == 1 ? 0.5 : 0) +
+                 points(3, i) * points(3, i);
+  }
+  targets = (targets.array() - targets.mean()).matrix();
+  Eigen::VectorXd theta(6);
+  theta << std::log(0.08), std::log(3.0), std::log(0.5), std::log(0.6),
+      std::log(0.9), std::log(1e-3);
+  const HyperPrior prior = DefaultPrior(4);
+  Eigen::VectorXd gradient;
+  ASSERT_TRUE(std::isfinite(
+      LogPosterior(points, targets, kMixed, theta, prior, &gradient)));
+  const double h = 1e-5;
+  for (int i = 0; i < theta.size(); ++i) {
+    Eigen::VectorXd up = theta, down = theta;
+    up[i] += h;
+    down[i] -= h;
+    const double numeric =
+        (LogPosterior(points, targets, kMixed, up, prior, nullptr) -
+         LogPosterior(points, targets, kMixed, down, prior, nullptr)) /
+        (2 * h);
+    EXPECT_NEAR(gradient[i], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
+        << "theta " << i;
+  }
+}
+
 TEST(LikelihoodTest, FitPrefersTheLengthScaleThatMadeTheData) {
   // A function of x0 only: the fit should give x1 a much longer scale.
   Eigen::MatrixXd points(2, 30);
