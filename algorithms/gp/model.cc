@@ -13,6 +13,9 @@ namespace {
 // Jitter steps, as multiples of the signal variance; 0 first.
 constexpr double kFirstJitter = 1e-10;
 constexpr double kLastJitter = 1e-4;
+// PredictMany's block of candidates holds about this many kernel values
+// (256 KiB), so it stays in a core's L2 cache.
+constexpr Eigen::Index kPredictBlockEntries = 32768;
 
 }  // namespace
 
@@ -179,19 +182,27 @@ void GpModel::PredictMany(const Eigen::Ref<const Eigen::MatrixXd>& xs,
     *variances = Eigen::VectorXd::Constant(m, kernel_.signal_variance());
     return;
   }
-  // cross(i, c) = k(point i, candidate c).
-  Eigen::MatrixXd cross(size_, m);
-  for (Eigen::Index c = 0; c < m; ++c) {
-    cross.col(c) = kernel_.Cross(points_.leftCols(size_), xs.col(c));
+  means->resize(m);
+  variances->resize(m);
+  // Candidates go in blocks whose kernel rows (size_ x block) stay in cache
+  // through the kernel, the mean and the triangular solve.
+  const Eigen::Index block =
+      std::clamp<Eigen::Index>(kPredictBlockEntries / size_, 16, 1024);
+  const auto factor =
+      cholesky_.topLeftCorner(size_, size_).triangularView<Eigen::Lower>();
+  for (Eigen::Index start = 0; start < m; start += block) {
+    const Eigen::Index count = std::min(block, m - start);
+    // cross(i, c) = k(point i, candidate start + c).
+    Eigen::MatrixXd cross = kernel_.CrossMatrix(points_.leftCols(size_),
+                                                xs.middleCols(start, count));
+    means->segment(start, count).noalias() = cross.transpose() * weights_;
+    factor.solveInPlace(cross);
+    variances->segment(start, count) =
+        (kernel_.signal_variance() -
+         cross.colwise().squaredNorm().transpose().array())
+            .max(0.0)
+            .matrix();
   }
-  *means = cross.transpose() * weights_;
-  cholesky_.topLeftCorner(size_, size_)
-      .triangularView<Eigen::Lower>()
-      .solveInPlace(cross);
-  *variances = (kernel_.signal_variance() -
-                cross.colwise().squaredNorm().transpose().array())
-                   .max(0.0)
-                   .matrix();
 }
 
 }  // namespace vernier::algorithms::gp

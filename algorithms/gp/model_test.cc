@@ -74,6 +74,76 @@ TEST(Matern52KernelTest, GradientMatchesFiniteDifferences) {
   EXPECT_TRUE(gradient.row(2).isZero());
 }
 
+TEST(Matern52KernelTest, VectorisedCorrelationsMatchTheScalarOnes) {
+  Eigen::MatrixXd r2(3, 4);
+  r2 << 0, 1e-12, 1e-6, 0.01, 0.1, 0.5, 1, 2, 5, 10, 40, 200;
+  const Eigen::MatrixXd values = Matern52Kernel::Correlations(r2);
+  const Eigen::MatrixXd slopes = Matern52Kernel::CorrelationDerivatives(r2);
+  for (Eigen::Index i = 0; i < r2.size(); ++i) {
+    EXPECT_NEAR(values(i), Matern52Kernel::Correlation(r2(i)), 1e-14) << r2(i);
+    EXPECT_NEAR(slopes(i), Matern52Kernel::CorrelationDerivative(r2(i)), 1e-14)
+        << r2(i);
+  }
+}
+
+TEST(Matern52KernelTest, MatrixFormsMatchThePairwiseDefinition) {
+  const Matern52Kernel kernel = MixedKernel();
+  Eigen::MatrixXd a = RandomPoints(30, 11);
+  const Eigen::MatrixXd b = RandomPoints(17, 12);
+  a.col(5) = b.col(3);  // a pair at distance 0
+  const Eigen::MatrixXd r2 = kernel.PairwiseScaledSquaredDistances(a, b);
+  const Eigen::MatrixXd cross = kernel.CrossMatrix(a, b);
+  ASSERT_EQ(r2.rows(), 30);
+  ASSERT_EQ(r2.cols(), 17);
+  for (int i = 0; i < 30; ++i) {
+    for (int c = 0; c < 17; ++c) {
+      const double expected = kernel.ScaledSquaredDistance(a.col(i), b.col(c));
+      EXPECT_NEAR(r2(i, c), expected, 1e-12) << i << "," << c;
+      EXPECT_GE(r2(i, c), 0);
+      EXPECT_NEAR(cross(i, c), 1.7 * Matern52Kernel::Correlation(expected),
+                  1e-12)
+          << i << "," << c;
+    }
+  }
+  // The vector form agrees with a column of the matrix form.
+  const Eigen::VectorXd column = kernel.Cross(a, b.col(4));
+  for (int i = 0; i < 30; ++i) EXPECT_NEAR(column[i], cross(i, 4), 1e-12);
+
+  const Eigen::MatrixXd gram = kernel.Gram(a);
+  const Eigen::MatrixXd self = kernel.PairwiseScaledSquaredDistances(a);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(gram(i, i), 1.7);
+    EXPECT_EQ(self(i, i), 0);
+    for (int k = 0; k < 30; ++k) {
+      EXPECT_EQ(gram(i, k), gram(k, i));
+      const double expected = kernel.ScaledSquaredDistance(a.col(i), a.col(k));
+      EXPECT_NEAR(self(i, k), expected, 1e-12);
+      EXPECT_NEAR(gram(i, k), 1.7 * Matern52Kernel::Correlation(expected),
+                  1e-12);
+    }
+  }
+}
+
+TEST(Matern52KernelTest, MatrixFormsHandleAllCategoricalAndAllNumeric) {
+  Eigen::VectorXd lengthscales(2);
+  lengthscales << 0.5, 2.0;
+  const Matern52Kernel categorical({true, true}, lengthscales, 1.0);
+  const Matern52Kernel numeric({false, false}, lengthscales, 1.0);
+  Eigen::MatrixXd points(2, 3);
+  points << 0, 1, 1,  //
+      2, 2, 0;
+  for (const Matern52Kernel* kernel : {&categorical, &numeric}) {
+    const Eigen::MatrixXd r2 = kernel->PairwiseScaledSquaredDistances(points);
+    for (int i = 0; i < 3; ++i) {
+      for (int k = 0; k < 3; ++k) {
+        EXPECT_NEAR(r2(i, k),
+                    kernel->ScaledSquaredDistance(points.col(i), points.col(k)),
+                    1e-12);
+      }
+    }
+  }
+}
+
 TEST(LikelihoodTest, GradientMatchesFiniteDifferences) {
   const Eigen::MatrixXd points = RandomPoints(12, 2);
   Eigen::VectorXd targets(12);
@@ -90,6 +160,37 @@ TEST(LikelihoodTest, GradientMatchesFiniteDifferences) {
   const double value =
       LogPosterior(points, targets, kMixed, theta, prior, &gradient);
   ASSERT_TRUE(std::isfinite(value));
+  const double h = 1e-5;
+  for (int i = 0; i < theta.size(); ++i) {
+    Eigen::VectorXd up = theta, down = theta;
+    up[i] += h;
+    down[i] -= h;
+    const double numeric =
+        (LogPosterior(points, targets, kMixed, up, prior, nullptr) -
+         LogPosterior(points, targets, kMixed, down, prior, nullptr)) /
+        (2 * h);
+    EXPECT_NEAR(gradient[i], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
+        << "theta " << i;
+  }
+}
+
+TEST(LikelihoodTest, GradientMatchesFiniteDifferencesWithShortScales) {
+  // More points and length scales from short to long, so the matrix form of
+  // the length scales' gradient sums many terms of both signs.
+  const Eigen::MatrixXd points = RandomPoints(70, 8);
+  Eigen::VectorXd targets(70);
+  for (int i = 0; i < 70; ++i) {
+    targets[i] = std::cos(9 * points(0, i)) + (points(2, i) == 1 ? 0.5 : 0) +
+                 points(3, i) * points(3, i);
+  }
+  targets = (targets.array() - targets.mean()).matrix();
+  Eigen::VectorXd theta(6);
+  theta << std::log(0.08), std::log(3.0), std::log(0.5), std::log(0.6),
+      std::log(0.9), std::log(1e-3);
+  const HyperPrior prior = DefaultPrior(4);
+  Eigen::VectorXd gradient;
+  ASSERT_TRUE(std::isfinite(
+      LogPosterior(points, targets, kMixed, theta, prior, &gradient)));
   const double h = 1e-5;
   for (int i = 0; i < theta.size(); ++i) {
     Eigen::VectorXd up = theta, down = theta;
@@ -207,6 +308,24 @@ TEST(GpModelTest, PredictionGradientMatchesFiniteDifferences) {
         p.variance_gradient[j],
         (model.Predict(up).variance - model.Predict(down).variance) / (2 * h),
         1e-6);
+  }
+}
+
+TEST(GpModelTest, PredictManyEqualsPredictAcrossBlocks) {
+  const Eigen::MatrixXd points = RandomPoints(40, 6);
+  const Eigen::VectorXd targets = points.row(0).transpose().array().cos();
+  GpModel model(MixedKernel(), 1e-4);
+  ASSERT_TRUE(model.Factorise(points, targets).ok());
+  // More candidates than one block holds, so blocks' edges are crossed.
+  const Eigen::MatrixXd candidates = RandomPoints(2500, 7);
+  Eigen::VectorXd means, variances;
+  model.PredictMany(candidates, &means, &variances);
+  ASSERT_EQ(means.size(), 2500);
+  ASSERT_EQ(variances.size(), 2500);
+  for (int c = 0; c < 2500; ++c) {
+    const Prediction p = model.Predict(candidates.col(c));
+    EXPECT_NEAR(means[c], p.mean, 1e-10) << c;
+    EXPECT_NEAR(variances[c], p.variance, 1e-10) << c;
   }
 }
 
