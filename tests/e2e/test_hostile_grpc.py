@@ -278,6 +278,74 @@ def test_refused_and_nothing_written(hostile, case):
     assert hostile.server.process.poll() is None
 
 
+def stream(hostile, messages, metadata):
+    """(code, details, acknowledged counts) of a StreamMeasurements call that
+    sends `messages` (protos or raw bytes), then half-closes."""
+    call = hostile.channel.stream_stream("/vernier.v1.TrialService/StreamMeasurements",
+                                         request_serializer=lambda b: b,
+                                         response_deserializer=lambda b: b)
+    raw = [m if isinstance(m, bytes) else m.SerializeToString() for m in messages]
+    acknowledged = []
+    try:
+        for answer in call(iter(raw), metadata=metadata, timeout=30):
+            acknowledged.append(
+                service_pb2.StreamMeasurementsResponse.FromString(answer).acknowledged)
+        return C.OK, "", acknowledged
+    except grpc.RpcError as error:
+        return error.code(), error.details(), acknowledged
+
+
+STREAM_CASES = [
+    ("stream-without-token", lambda h: [report(h.a["id"], 1)], lambda h: (),
+     C.PERMISSION_DENIED, "missing trial token"),
+    ("stream-with-other-trials-token", lambda h: [report(h.a["id"], 1)],
+     lambda h: bearer(h.b["token"]), C.PERMISSION_DENIED, "the token is not trial"),
+    ("stream-to-finished-trial", lambda h: [report(h.done["id"], 1)],
+     lambda h: bearer(h.done["token"]), C.FAILED_PRECONDITION, None),
+    ("stream-negative-step", lambda h: [report(h.a["id"], -3)],
+     lambda h: bearer(h.a["token"]), C.INVALID_ARGUMENT, "measurements[0].step"),
+    ("stream-too-many-measurements", lambda h: [report(h.a["id"], *range(1001))],
+     lambda h: bearer(h.a["token"]), C.INVALID_ARGUMENT, "at most 1000"),
+    ("stream-oversized-message",
+     lambda h: [report(h.a["id"], 1, metrics={"score": 1.0, "x" * (MAX_MESSAGE + 10): 1.0})],
+     lambda h: bearer(h.a["token"]), C.RESOURCE_EXHAUSTED, None),
+    # gRPC C++ fails the server's read of a message it cannot parse exactly as
+    # it ends reads at the client's half-close, so the stream ends OK; what
+    # counts is that nothing was acknowledged or written (service.proto).
+    ("stream-garbage-message", lambda h: [b"\xff\xff\xff\xff"],
+     lambda h: bearer(h.a["token"]), C.OK, None),
+]
+
+
+@pytest.mark.parametrize("case", STREAM_CASES, ids=[case[0] for case in STREAM_CASES])
+def test_stream_refused_and_nothing_written(hostile, case):
+    _, messages, metadata, code, message = case
+    before = hostile.fingerprint()
+    got, details, acknowledged = stream(hostile, messages(hostile), metadata(hostile))
+    assert got == code, details
+    if message is not None:
+        assert message in details
+    assert acknowledged == []
+    assert hostile.fingerprint() == before
+    assert hostile.server.process.poll() is None
+
+
+def test_stream_stores_what_it_acknowledged_before_a_bad_request(hostile):
+    """Requests before a refused one are stored and acknowledged; the refused
+    one and everything after it are not."""
+    code, details, acknowledged = stream(hostile, [
+        report(hostile.b["id"], 11), report(hostile.b["id"], 12, 13),
+        report(hostile.b["id"], 14, metrics={"": 1.0}), report(hostile.b["id"], 15)],
+        bearer(hostile.b["token"]))
+    assert code == C.INVALID_ARGUMENT and "measurements[0].metrics" in details, details
+    assert acknowledged and acknowledged[-1] == 2
+    with sqlite3.connect(hostile.workspace.db) as db:
+        steps = sorted({step for (step,) in db.execute(
+            "SELECT step FROM measurements WHERE trial_id = ? AND step BETWEEN 11 AND 15",
+            (hostile.b["id"],))})
+    assert steps == [11, 12, 13]
+
+
 def test_extreme_but_valid_reports_are_kept_as_reported(hostile):
     """NaN and infinities are values (README: 'Values may be nan or inf') and
     any step from 0 to 2^63-1 is a step: stored as reported, and only the
