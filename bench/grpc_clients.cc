@@ -10,6 +10,8 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <utility>
@@ -260,161 +262,57 @@ ReportFn GrpcReporter(const std::vector<GrpcClient>& clients,
   };
 }
 
-class StreamReporter::Stream final
-    : public grpc::ClientBidiReactor<v1::ReportMeasurementRequest,
-                                     v1::StreamMeasurementsResponse> {
- public:
-  Stream(v1::TrialService::Stub* stub, const BenchTrial& trial)
-      : trial_id_(trial.trial_id) {
-    // No deadline: the stream lasts the run.
-    server::PrepareClientContext(&context_, trial.token, absl::Hours(24));
-    stub->async()->StreamMeasurements(&context_, this);
-    StartRead(&response_);
-    StartCall();
+absl::StatusOr<std::unique_ptr<AsyncReporter>> AsyncReporter::Connect(
+    const std::string& address, const std::vector<BenchTrial>& trials,
+    int metrics) {
+  std::unique_ptr<AsyncReporter> reporter(new AsyncReporter(metrics));
+  for (const BenchTrial& trial : trials) {
+    absl::StatusOr<std::unique_ptr<client::Trial>> connected =
+        client::Trial::Connect(address, trial.trial_id, trial.token);
+    if (!connected.ok()) return connected.status();
+    reporter->trials_.push_back(*std::move(connected));
   }
-
-  void Report(std::vector<v1::Measurement> measurements,
-              std::function<void(absl::Status)> done) {
-    bool write = false;
-    absl::Status refused;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (ended_) {
-        refused = end_;
-      } else if (closing_) {
-        refused = absl::FailedPreconditionError("the stream is closing");
-      } else {
-        for (v1::Measurement& m : measurements) queued_.push_back(std::move(m));
-        queued_done_.push_back(std::move(done));
-        write = StartWriteLocked();
-      }
-    }
-    if (!refused.ok()) return done(refused);
-    if (write) StartWrite(&request_);
-  }
-
-  // Half-closes once the queue is sent, then waits for the end.
-  void Close() {
-    std::unique_lock<std::mutex> lock(mu_);
-    closing_ = true;
-    const bool writes_done = !ended_ && !writing_ && !writes_done_;
-    writes_done_ = writes_done_ || writes_done;
-    lock.unlock();
-    if (writes_done) StartWritesDone();
-    lock.lock();
-    done_cv_.wait(lock, [this] { return done_; });
-  }
-
-  void OnWriteDone(bool ok) override {
-    bool write = false;
-    bool writes_done = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (ok) write = StartWriteLocked();
-      if (!write && closing_ && !writes_done_) {
-        writes_done_ = true;
-        writes_done = true;
-      }
-    }
-    if (write) StartWrite(&request_);
-    if (writes_done) StartWritesDone();
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // the status comes in OnDone
-    std::vector<std::function<void(absl::Status)>> answered;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      while (acknowledged_ < response_.acknowledged() && !sent_done_.empty()) {
-        for (auto& done : sent_done_.front())
-          answered.push_back(std::move(done));
-        sent_done_.pop_front();
-        ++acknowledged_;
-      }
-    }
-    StartRead(&response_);
-    for (auto& done : answered) done(absl::OkStatus());
-  }
-
-  void OnDone(const grpc::Status& status) override {
-    std::vector<std::function<void(absl::Status)>> failed;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ended_ = true;
-      end_ = status.ok() ? absl::CancelledError("the stream ended")
-                         : server::FromGrpcStatus(status);
-      for (auto& request : sent_done_) {
-        for (auto& done : request) failed.push_back(std::move(done));
-      }
-      sent_done_.clear();
-      for (auto& done : queued_done_) failed.push_back(std::move(done));
-      queued_done_.clear();
-    }
-    for (auto& done : failed) done(end_);
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    done_cv_.notify_all();
-  }
-
- private:
-  // Moves the queue into request_ when no write is in flight; true when the
-  // caller must start the write (outside the lock).
-  bool StartWriteLocked() {
-    if (writing_ || queued_.empty()) return false;
-    request_.Clear();
-    request_.set_trial_id(trial_id_);
-    for (v1::Measurement& m : queued_) {
-      *request_.add_measurements() = std::move(m);
-    }
-    queued_.clear();
-    sent_done_.push_back(std::move(queued_done_));
-    queued_done_.clear();
-    writing_ = true;
-    return true;
-  }
-
-  const int64_t trial_id_;
-  grpc::ClientContext context_;
-  v1::ReportMeasurementRequest request_;
-  v1::StreamMeasurementsResponse response_;
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::vector<v1::Measurement> queued_;
-  std::vector<std::function<void(absl::Status)>> queued_done_;
-  // Per request sent and not yet acknowledged, its reports' callbacks.
-  std::deque<std::vector<std::function<void(absl::Status)>>> sent_done_;
-  int64_t acknowledged_ = 0;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool writes_done_ = false;
-  bool ended_ = false;  // OnDone has begun
-  absl::Status end_;    // then: how
-  bool done_ = false;   // OnDone is over
-};
-
-StreamReporter::StreamReporter(const std::vector<GrpcClient>& clients,
-                               const std::vector<BenchTrial>& trials,
-                               int metrics)
-    : metrics_(metrics) {
-  for (size_t i = 0; i < clients.size(); ++i) {
-    streams_.push_back(
-        std::make_unique<Stream>(clients[i].stub.get(), trials[i]));
-  }
+  return reporter;
 }
 
-StreamReporter::~StreamReporter() { Close(); }
-
-ReportFn StreamReporter::AsReportFn() {
+ReportFn AsyncReporter::AsReportFn() {
   return [this](int client, int64_t first_step, int count,
                 std::function<void(absl::Status)> done) {
-    streams_[static_cast<size_t>(client)]->Report(
-        MakeMeasurements(first_step, count, metrics_), std::move(done));
+    // Answered when the last of its measurements is, with the first error.
+    struct Pending {
+      std::mutex mu;
+      int left = 0;
+      absl::Status status;
+      std::function<void(absl::Status)> done;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->left = count;
+    pending->done = std::move(done);
+    auto answer = [pending](absl::StatusOr<bool> stored) {
+      std::unique_lock<std::mutex> lock(pending->mu);
+      if (pending->status.ok()) pending->status = stored.status();
+      if (--pending->left > 0) return;
+      lock.unlock();
+      pending->done(pending->status);
+    };
+    client::Trial& trial = *trials_[static_cast<size_t>(client)];
+    for (int64_t step = first_step; step < first_step + count; ++step) {
+      const v1::Measurement measurement = MakeMeasurement(step, metrics_);
+      const std::map<std::string, double> values(measurement.metrics().begin(),
+                                                 measurement.metrics().end());
+      if (absl::Status queued = trial.ReportAsync(step, values, answer);
+          !queued.ok()) {
+        answer(queued);
+      }
+    }
   };
 }
 
-void StreamReporter::Close() {
-  for (std::unique_ptr<Stream>& stream : streams_) stream->Close();
+absl::Status AsyncReporter::Flush() {
+  for (std::unique_ptr<client::Trial>& trial : trials_) {
+    if (absl::Status s = trial->Flush(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LoadResult> RunInClientProcess(
@@ -485,15 +383,22 @@ int ClientProcessMain(const std::string& plan_path,
                  plan.status().ToString().c_str());
     return 3;
   }
-  std::vector<GrpcClient> clients = ConnectClients(
-      plan->address, static_cast<int>(plan->trials.size()), plan->channels);
-  std::unique_ptr<StreamReporter> streams;
+  std::vector<GrpcClient> clients;
+  std::unique_ptr<AsyncReporter> streams;
   ReportFn report;
   if (plan->rpc == ReportRpc::kStream) {
-    streams =
-        std::make_unique<StreamReporter>(clients, plan->trials, plan->metrics);
+    absl::StatusOr<std::unique_ptr<AsyncReporter>> connected =
+        AsyncReporter::Connect(plan->address, plan->trials, plan->metrics);
+    if (!connected.ok()) {
+      std::fprintf(stderr, "client process: %s\n",
+                   connected.status().ToString().c_str());
+      return 3;
+    }
+    streams = *std::move(connected);
     report = streams->AsReportFn();
   } else {
+    clients = ConnectClients(
+        plan->address, static_cast<int>(plan->trials.size()), plan->channels);
     report = GrpcReporter(clients, plan->trials, plan->metrics);
   }
   std::printf("ready\n");
@@ -509,7 +414,7 @@ int ClientProcessMain(const std::string& plan_path,
   std::fflush(stdout);
   // Calls still outstanding would use the clients: do not destroy them.
   if (result.hung) std::_Exit(0);
-  if (streams != nullptr) streams->Close();
+  if (streams != nullptr) streams->Flush().IgnoreError();
   return 0;
 }
 

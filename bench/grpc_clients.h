@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "bench/ingest_fixture.h"
 #include "bench/report_load.h"
+#include "trial-runner/client/cpp/client.h"
 #include "vernier/v1/service.grpc.pb.h"
 #include "vernier/v1/study.pb.h"
 
@@ -44,26 +45,26 @@ std::vector<GrpcClient> ConnectClients(const std::string& address, int n,
 ReportFn GrpcReporter(const std::vector<GrpcClient>& clients,
                       const std::vector<BenchTrial>& trials, int metrics);
 
-// Client i reports for trials[i] over one TrialService.StreamMeasurements
-// stream of its own: each report is queued and sent with whatever else was
-// queued while the previous write was in flight (one request per write), and
-// answered as the server's cumulative acknowledgements reach it. Close()
-// half-closes every stream and waits for them to end; the destructor closes.
-class StreamReporter {
+// Client i reports for trials[i] as training code does with the C++ client
+// library: Trial::ReportAsync (trial-runner/client/cpp/client.h), one
+// StreamMeasurements stream per trial, over its own channel. A report of
+// several measurements is answered once all of them are. Flush() waits for
+// every stream's reports to be answered.
+class AsyncReporter {
  public:
-  StreamReporter(const std::vector<GrpcClient>& clients,
-                 const std::vector<BenchTrial>& trials, int metrics);
-  ~StreamReporter();
-  StreamReporter(const StreamReporter&) = delete;
-  StreamReporter& operator=(const StreamReporter&) = delete;
+  // Connects each client (GetTrial). UNAVAILABLE and such from Connect.
+  static absl::StatusOr<std::unique_ptr<AsyncReporter>> Connect(
+      const std::string& address, const std::vector<BenchTrial>& trials,
+      int metrics);
 
   // Valid while this object lives.
   ReportFn AsReportFn();
-  void Close();
+  absl::Status Flush();
 
  private:
-  class Stream;
-  std::vector<std::unique_ptr<Stream>> streams_;
+  explicit AsyncReporter(int metrics) : metrics_(metrics) {}
+
+  std::vector<std::unique_ptr<client::Trial>> trials_;
   const int metrics_;
 };
 

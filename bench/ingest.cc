@@ -367,17 +367,20 @@ int Main(const Flags& flags) {
     load = *std::move(result);
   } else {
     std::vector<GrpcClient> clients;
-    std::unique_ptr<StreamReporter> streams;
+    std::unique_ptr<AsyncReporter> streams;
     ReportFn report;
-    if (over_grpc) {
-      clients = ConnectClients(address, flags.clients, channels);
-      if (Rpc(flags) == ReportRpc::kStream) {
-        streams =
-            std::make_unique<StreamReporter>(clients, trials, flags.metrics);
-        report = streams->AsReportFn();
-      } else {
-        report = GrpcReporter(clients, trials, flags.metrics);
+    if (over_grpc && Rpc(flags) == ReportRpc::kStream) {
+      absl::StatusOr<std::unique_ptr<AsyncReporter>> connected =
+          AsyncReporter::Connect(address, trials, flags.metrics);
+      if (!connected.ok()) {
+        std::printf("FAIL: %s\n", connected.status().ToString().c_str());
+        return 1;
       }
+      streams = *std::move(connected);
+      report = streams->AsReportFn();
+    } else if (over_grpc) {
+      clients = ConnectClients(address, flags.clients, channels);
+      report = GrpcReporter(clients, trials, flags.metrics);
     } else if (flags.path == "manager") {
       report = ManagerReporter((*fixture)->manager(), trials, flags.metrics);
     } else {
@@ -390,7 +393,7 @@ int Main(const Flags& flags) {
       std::fflush(stdout);
       std::_Exit(1);  // outstanding calls still use the clients
     }
-    if (streams != nullptr) streams->Close();
+    if (streams != nullptr) streams->Flush().IgnoreError();
   }
   if (noop_server != nullptr) noop_server->Shutdown(absl::Seconds(5));
   if (load.hung) {

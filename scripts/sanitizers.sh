@@ -17,12 +17,12 @@ TSAN_BUILD="${TSAN_BUILD:-build-tsan}"
 # The gtest binaries (and so the CTest labels, see cmake/vernier.cmake) that
 # exercise threads: the storage's group-commit writer and its connections,
 # the controller's event loop and the study manager, the gRPC server taking
-# concurrent calls, the executor's monitor threads, the HTTP server's live
-# updates.
+# concurrent calls, the C++ client's report streams, the executor's monitor
+# threads, the HTTP server's live updates.
 TSAN_TESTS=(
   storage_grouped_writer_test storage_sqlite_store_test
   study_controller_test study_manager_test
-  server_grpc_server_test server_transport_test
+  server_grpc_server_test server_transport_test client_test
   local_executor_test web_live_updates_test
 )
 

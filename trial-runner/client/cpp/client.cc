@@ -158,9 +158,13 @@ absl::StatusOr<std::unique_ptr<Trial>> Trial::Connect(
     credentials = grpc::InsecureChannelCredentials();
   }
   options.max_attempts = std::max(options.max_attempts, 1);
+  // A connection of its own, even beside other trials in one process (a
+  // benchmark's clients): trials do not share a connection's fate or queue.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::unique_ptr<Trial> trial(
-      new Trial(v1::TrialService::NewStub(
-                    grpc::CreateChannel(endpoint, std::move(credentials))),
+      new Trial(v1::TrialService::NewStub(grpc::CreateCustomChannel(
+                    endpoint, std::move(credentials), arguments)),
                 token, std::move(options)));
 
   v1::GetTrialRequest request;
@@ -259,7 +263,39 @@ absl::StatusOr<bool> Trial::Report(
   return response.should_stop();
 }
 
+absl::Status Trial::ReportAsync(
+    int64_t step, const std::map<std::string, double>& metrics,
+    std::function<void(absl::StatusOr<bool>)> done) {
+  v1::Measurement measurement;
+  measurement.set_step(step);
+  measurement.mutable_metrics()->insert(metrics.begin(), metrics.end());
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  if (stream_ == nullptr) {
+    stream_ = std::make_unique<ReportStream>(
+        stub_.get(), id_, token_,
+        StreamRetry{.max_attempts = options_.max_attempts,
+                    .initial_backoff = options_.initial_backoff,
+                    .max_backoff = options_.max_backoff});
+  }
+  return stream_->Add(
+      std::move(measurement),
+      [this, done = std::move(done)](absl::StatusOr<bool> should_stop) {
+        if (should_stop.ok() && *should_stop) should_stop_.store(true);
+        if (done) done(should_stop);
+      });
+}
+
+absl::Status Trial::Flush(absl::Duration timeout) {
+  ReportStream* stream = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    stream = stream_.get();  // lives as long as this
+  }
+  return stream == nullptr ? absl::OkStatus() : stream->Flush(timeout);
+}
+
 absl::Status Trial::Complete(const std::map<std::string, double>& metrics) {
+  if (absl::Status flushed = Flush(); !flushed.ok()) return flushed;
   v1::FinishTrialRequest request;
   request.set_trial_id(id_);
   request.mutable_metrics()->insert(metrics.begin(), metrics.end());

@@ -28,15 +28,18 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/status.h"
+#include "trial-runner/client/cpp/report_stream.h"
 #include "vernier/v1/service.grpc.pb.h"
 
 namespace vernier::client {
@@ -136,11 +139,32 @@ class Trial final {
   absl::StatusOr<bool> Report(int64_t step,
                               const std::map<std::string, double>& metrics);
 
-  // The answer of the last successful Report; false before any.
+  // Queues the metrics of `step` to be stored and returns at once: for
+  // training code that reports more often than it wants to wait a round trip
+  // (Report waits for each). Queued reports go in order over one stream
+  // (TrialService.StreamMeasurements, see report_stream.h), several per
+  // request when they come faster than the network, and are resent after a
+  // transient failure as Report retries. `done`, if given, is called once on
+  // a gRPC thread with the answer that stored the report (whether the trial
+  // should stop) or the error that lost it; should_stop() follows the answers
+  // too. Returns the permanent error of an earlier queued report, if any:
+  // then nothing more is sent.
+  absl::Status ReportAsync(
+      int64_t step, const std::map<std::string, double>& metrics,
+      std::function<void(absl::StatusOr<bool> should_stop)> done = nullptr);
+
+  // Waits until every report queued by ReportAsync so far is stored. The
+  // permanent error if one happened; DEADLINE_EXCEEDED after `timeout`.
+  absl::Status Flush(absl::Duration timeout = absl::Seconds(60));
+
+  // The answer of the last successful Report (or ReportAsync's
+  // acknowledgement); false before any.
   bool should_stop() const { return should_stop_.load(); }
 
-  // Records the final metrics (which should hold the study's objective). The
-  // worker is expected to exit afterwards. FAILED_PRECONDITION when the trial
+  // Records the final metrics (which should hold the study's objective),
+  // after flushing the reports queued by ReportAsync (their error is returned
+  // instead, and nothing is recorded). The worker is expected to exit
+  // afterwards. FAILED_PRECONDITION when the trial
   // has already ended, which can also be the answer to a retry of a call whose
   // first attempt was stored before its answer was lost.
   absl::Status Complete(const std::map<std::string, double>& metrics);
@@ -166,6 +190,11 @@ class Trial final {
   std::map<std::string, ParamValue> params_;
 
   std::atomic<bool> should_stop_{false};
+
+  // ReportAsync's stream, made by its first call. Declared after stub_, so
+  // that it ends first.
+  std::mutex stream_mu_;
+  std::unique_ptr<ReportStream> stream_ ABSL_GUARDED_BY(stream_mu_);
 };
 
 }  // namespace vernier::client

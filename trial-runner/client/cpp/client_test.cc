@@ -1,5 +1,6 @@
 #include "trial-runner/client/cpp/client.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
@@ -23,6 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
+using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
 constexpr int64_t kTrialId = 42;
@@ -154,6 +157,62 @@ class FakeTrialService final : public v1::TrialService::Service {
     return grpc::Status::OK;
   }
 
+  // The next `count` StreamMeasurements calls each store their first
+  // request and then end with `status` without acknowledging it (an answer
+  // lost with the connection), so the client must resend it.
+  void FailStreams(int count, grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    stream_failures_ = count;
+    stream_failure_ = std::move(status);
+  }
+  int streams() const {
+    absl::MutexLock lock(&mu_);
+    return streams_;
+  }
+  // Requests received over streams, each with its measurements' steps.
+  std::vector<std::vector<int64_t>> stream_requests() const {
+    absl::MutexLock lock(&mu_);
+    return stream_requests_;
+  }
+
+  grpc::Status StreamMeasurements(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::StreamMeasurementsResponse,
+                               v1::ReportMeasurementRequest>* stream) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++streams_;
+      if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
+    }
+    v1::ReportMeasurementRequest request;
+    int64_t acknowledged = 0;
+    while (stream->Read(&request)) {
+      v1::StreamMeasurementsResponse response;
+      {
+        absl::MutexLock lock(&mu_);
+        if (request.trial_id() != kTrialId) {
+          return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such trial");
+        }
+        std::vector<int64_t> steps;
+        for (const v1::Measurement& m : request.measurements()) {
+          steps.push_back(m.step());
+          for (const auto& [name, value] : m.metrics()) {
+            stored_[m.step()][name] = value;
+          }
+        }
+        stream_requests_.push_back(std::move(steps));
+        if (stream_failures_ > 0) {
+          --stream_failures_;
+          return stream_failure_;
+        }
+        response.set_acknowledged(++acknowledged);
+        response.set_should_stop(should_stop_);
+      }
+      if (!stream->Write(response)) break;
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status FinishTrial(grpc::ServerContext* context,
                            const v1::FinishTrialRequest* request,
                            v1::FinishTrialResponse*) override {
@@ -198,6 +257,10 @@ class FakeTrialService final : public v1::TrialService::Service {
   grpc::Status report_failure_ ABSL_GUARDED_BY(mu_);
   int report_delays_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration report_delay_ ABSL_GUARDED_BY(mu_);
+  int stream_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::Status stream_failure_ ABSL_GUARDED_BY(mu_);
+  int streams_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::vector<int64_t>> stream_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<Call> reports_ ABSL_GUARDED_BY(mu_);
   std::vector<Call> finishes_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::map<std::string, double>> stored_ ABSL_GUARDED_BY(mu_);
@@ -528,6 +591,96 @@ TEST_F(ClientTest, CompleteSendsTheFinalMetrics) {
   EXPECT_EQ(finishes[0].trial_id, kTrialId);
   EXPECT_THAT(finishes[0].metrics,
               UnorderedElementsAre(Pair("loss", 0.125), Pair("acc", 0.97)));
+}
+
+TEST_F(ClientTest, ReportAsyncStoresEveryStepInOrderOverOneStream) {
+  std::unique_ptr<Trial> trial = ConnectOrDie();
+  ASSERT_NE(trial, nullptr);
+  constexpr int kSteps = 200;
+  std::atomic<int> answered = 0;
+  for (int step = 1; step <= kSteps; ++step) {
+    ASSERT_TRUE(trial
+                    ->ReportAsync(step, {{"loss", 1.0 / step}},
+                                  [&answered](absl::StatusOr<bool> stop) {
+                                    EXPECT_TRUE(stop.ok()) << stop.status();
+                                    ++answered;
+                                  })
+                    .ok());
+  }
+  ASSERT_TRUE(trial->Flush(absl::Seconds(20)).ok());
+  EXPECT_EQ(answered, kSteps);
+  EXPECT_EQ(service_.streams(), 1);
+  std::vector<int64_t> sent;
+  for (const std::vector<int64_t>& request : service_.stream_requests()) {
+    sent.insert(sent.end(), request.begin(), request.end());
+  }
+  ASSERT_EQ(sent.size(), static_cast<size_t>(kSteps));
+  for (int i = 0; i < kSteps; ++i) EXPECT_EQ(sent[i], i + 1);  // in order
+  EXPECT_EQ(service_.stored().size(), static_cast<size_t>(kSteps));
+  EXPECT_EQ(service_.stored().at(4).at("loss"), 0.25);
+  EXPECT_FALSE(trial->should_stop());
+}
+
+TEST_F(ClientTest, ReportAsyncFollowsShouldStopAndCompleteFlushesFirst) {
+  std::unique_ptr<Trial> trial = ConnectOrDie();
+  ASSERT_NE(trial, nullptr);
+  service_.set_should_stop(true);
+  ASSERT_TRUE(trial->ReportAsync(1, {{"loss", 0.5}}).ok());
+  ASSERT_TRUE(trial->Complete({{"loss", 0.5}}).ok());
+  EXPECT_TRUE(trial->should_stop());
+  EXPECT_EQ(service_.stored().count(1), 1u);
+  EXPECT_THAT(service_.finishes(), SizeIs(1));
+}
+
+TEST_F(ClientTest, ReportAsyncResendsWhatALostStreamDidNotAcknowledge) {
+  std::unique_ptr<Trial> trial = ConnectOrDie();
+  ASSERT_NE(trial, nullptr);
+  service_.FailStreams(
+      2, grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  for (int step = 1; step <= 5; ++step) {
+    ASSERT_TRUE(trial->ReportAsync(step, {{"loss", 1.0 * step}}).ok());
+  }
+  ASSERT_TRUE(trial->Flush(absl::Seconds(20)).ok());
+  EXPECT_EQ(service_.streams(), 3);
+  EXPECT_EQ(service_.stored().size(), 5u);
+  // Step 1 was stored by each failed stream and resent: idempotent.
+  EXPECT_GE(service_.stream_requests().size(), 3u);
+  EXPECT_EQ(service_.stream_requests()[1].front(), 1);
+}
+
+TEST_F(ClientTest, ReportAsyncGivesUpOnAPermanentErrorAndSaysSoAfterwards) {
+  std::unique_ptr<Trial> trial = ConnectOrDie();
+  ASSERT_NE(trial, nullptr);
+  service_.set_token("rotated");
+  absl::Status lost;
+  absl::Notification answered;
+  ASSERT_TRUE(trial
+                  ->ReportAsync(1, {{"loss", 0.5}},
+                                [&](absl::StatusOr<bool> stop) {
+                                  lost = stop.status();
+                                  answered.Notify();
+                                })
+                  .ok());
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(lost.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(lost.message()),
+              HasSubstr("TrialService.StreamMeasurements"));
+  EXPECT_EQ(trial->Flush(absl::Seconds(5)).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(trial->ReportAsync(2, {{"loss", 0.4}}).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(service_.streams(), 1);  // not retried
+}
+
+TEST_F(ClientTest, ReportAsyncGivesUpAfterMaxAttemptsOfLostStreams) {
+  std::unique_ptr<Trial> trial = ConnectOrDie();  // max_attempts 3
+  ASSERT_NE(trial, nullptr);
+  service_.FailStreams(
+      10, grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  ASSERT_TRUE(trial->ReportAsync(1, {{"loss", 0.5}}).ok());
+  EXPECT_EQ(trial->Flush(absl::Seconds(20)).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(service_.streams(), 3);
 }
 
 TEST(ConnectTest, UnreachableEndpointIsUnavailable) {
