@@ -95,13 +95,15 @@ std::string Cell(const std::vector<double>& values) {
 int main(int argc, char** argv) {
   using namespace vernier::bench;
   CLI::App app("Regret of gp, random and Optuna TPE on standard test functions");
-  bool quick = false, no_optuna = false;
+  bool quick = false, no_optuna = false, per_seed = false;
   int seeds = 0;
   std::vector<std::string> only;
   app.add_flag("--quick", quick, "5 seeds, budgets 50 and 100");
   app.add_option("--seeds", seeds, "seeds per function (default 20, 5 quick)");
   app.add_option("--functions", only, "a subset: branin hartmann6 rosenbrock4 ackley5");
   app.add_flag("--no-optuna", no_optuna, "skip Optuna");
+  app.add_flag("--per-seed", per_seed,
+               "also print gp's regret of every seed at every budget");
   CLI11_PARSE(app, argc, argv);
   if (seeds <= 0) seeds = quick ? 5 : 20;
   const std::vector<int> budgets =
@@ -154,6 +156,11 @@ int main(int argc, char** argv) {
       const auto start = std::chrono::steady_clock::now();
       for (int seed = 0; seed < seeds; ++seed) {
         const std::vector<double> run = RunVernier(algorithm, f, seed, budgets);
+        if (per_seed && std::string(algorithm) == "gp") {
+          std::printf("%s seed %d:", f.name.c_str(), seed);
+          for (double r : run) std::printf(" %.3g", r);
+          std::printf("\n");
+        }
         for (size_t b = 0; b < run.size(); ++b) table[b].push_back(run[b]);
       }
       seconds[absl::StrCat(f.name, "/", algorithm)] =

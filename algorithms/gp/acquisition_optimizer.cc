@@ -158,4 +158,36 @@ std::vector<ScoredPoint> MaximiseAcquisition(
   return refined;
 }
 
+std::vector<ScoredPoint> MaximiseAcquisitionNear(
+    const GpModel& model, const Encoding& encoding,
+    const Acquisition& acquisition, const CostPenalty* cost,
+    const Eigen::VectorXd& centre, double half_width,
+    const OptimizerOptions& options, std::mt19937_64& engine) {
+  OptimizerOptions local = options;
+  local.candidates = 0;
+  std::vector<ScoredPoint> ranked = MaximiseAcquisition(
+      model, encoding, acquisition, cost, {centre}, local, 0, engine);
+  std::erase_if(ranked, [&](const ScoredPoint& point) {
+    for (int j = 0; j < encoding.dimensions(); ++j) {
+      if (!encoding.categorical()[j] &&
+          std::abs(point.features[j] - centre[j]) > half_width) {
+        return true;
+      }
+    }
+    return false;
+  });
+  return ranked;
+}
+
+int SeparatedFromBest(const std::vector<Eigen::VectorXd>& ranked,
+                      const Matern52Kernel& kernel, double min_distance) {
+  for (size_t i = 1; i < ranked.size(); ++i) {
+    if (kernel.ScaledSquaredDistance(ranked[i], ranked[0]) >=
+        min_distance * min_distance) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 }  // namespace vernier::algorithms::gp

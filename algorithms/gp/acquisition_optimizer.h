@@ -13,6 +13,10 @@
 // 3. Return every refined point and scored candidate, best first, so the
 //    caller can skip those it must not suggest (duplicates of the history).
 //
+// MaximiseAcquisitionNear does steps 1-3 with no Sobol points and one centre,
+// and keeps only the points inside a box around it: the search inside a trust
+// region of a local model (gp_algorithm.h, "second basin").
+//
 // With a cost penalty (cost-aware search), every score above is the
 // acquisition minus weight x the cost model's mean: log EI - alpha log c
 // when the cost model predicts standardised log cost, i.e. expected
@@ -61,6 +65,23 @@ std::vector<ScoredPoint> MaximiseAcquisition(
     const std::vector<Eigen::VectorXd>& incumbents,
     const OptimizerOptions& options, uint64_t sobol_seed,
     std::mt19937_64& engine);
+
+// As MaximiseAcquisition around `centre` alone (options.candidates is
+// ignored), keeping the points whose numeric features (not categorical ones)
+// are within `half_width` of the centre's. Best first; may be empty.
+std::vector<ScoredPoint> MaximiseAcquisitionNear(
+    const GpModel& model, const Encoding& encoding,
+    const Acquisition& acquisition, const CostPenalty* cost,
+    const Eigen::VectorXd& centre, double half_width,
+    const OptimizerOptions& options, std::mt19937_64& engine);
+
+// The index in `ranked` (feature vectors, best first) of the best point that
+// is at least `min_distance` from ranked[0] in the kernel's scaled distance
+// sqrt(r2) (kernel.h), i.e. whose correlation with the best point is below
+// Correlation(min_distance^2): the best point of another basin as the model
+// sees it. -1 when there is none.
+int SeparatedFromBest(const std::vector<Eigen::VectorXd>& ranked,
+                      const Matern52Kernel& kernel, double min_distance);
 
 }  // namespace vernier::algorithms::gp
 

@@ -47,6 +47,21 @@ constexpr int kIncumbents = 5;
 // Draws tried before a suggestion gives up finding an unused assignment.
 constexpr int kMaxAttempts = 1000;
 
+// Second-basin search (gp_algorithm.h). A step is taken on even trial
+// numbers once the best value has not improved for kStallObservations
+// observations: half the trials keep refining the best basin.
+constexpr int kSecondBasinEvery = 2;
+constexpr int kStallObservations = 10;
+// The centre is the best observation at scaled distance >= 2 from the best
+// (kernel correlation below 0.14), so the two are different basins as the
+// global model sees them.
+constexpr double kBasinSeparation = 2.0;
+// The local model: the centre's nearest observations, and the half-width of
+// the box (in the unit cube) its acquisition is maximised in.
+constexpr int kLocalPoints = 30;
+constexpr double kLocalHalfWidth = 0.2;
+constexpr int kLocalCandidates = 512;
+
 // One observation, in minimisation orientation; `value` is NaN for an
 // infeasible trial (its value is imputed from the others).
 struct Observation {
@@ -111,6 +126,22 @@ Eigen::VectorXd Targets(const std::vector<const Observation*>& observations) {
   return (y.array() - mean) / (sd > 1e-12 ? sd : 1.0);
 }
 
+// Observations since the best value (the lowest) last improved: all of them
+// when none has a value. Infeasible ones never improve it.
+int ObservationsSinceImprovement(const std::vector<Observation>& observations) {
+  double best = std::numeric_limits<double>::infinity();
+  int since = 0;
+  for (const Observation& o : observations) {
+    if (o.value < best) {  // false for NaN
+      best = o.value;
+      since = 0;
+    } else {
+      ++since;
+    }
+  }
+  return since;
+}
+
 std::vector<const Observation*> Pointers(
     const std::vector<Observation>& observations, int count) {
   std::vector<const Observation*> out;
@@ -172,6 +203,12 @@ class GpAlgorithm final : public Algorithm {
     int finite = 0;
     for (const Observation& o : observations_) finite += !std::isnan(o.value);
     bool model_ready = false;
+    const bool stalled =
+        settings_.second_basin &&
+        ObservationsSinceImprovement(observations_) >= kStallObservations;
+    // At most one second-basin step per batch: the local model does not see
+    // the batch's fantasies, so a second one would land next to the first.
+    bool second_basin_taken = false;
     for (int b = 0; b < count; ++b) {
       const int global = static_cast<int>(history.size()) + b;
       std::optional<Assignment> next;
@@ -185,7 +222,14 @@ class GpAlgorithm final : public Algorithm {
           PrepareCostModel();
           model_ready = true;
         }
-        if (model_.has_value()) next = FromModel(global, engine);
+        if (model_.has_value() && stalled && !second_basin_taken &&
+            (global + 1) % kSecondBasinEvery == 0) {
+          next = FromSecondBasin(global, engine);
+          second_basin_taken = next.has_value();
+        }
+        if (model_.has_value() && !next.has_value()) {
+          next = FromModel(global, engine);
+        }
       }
       if (!next.has_value()) {
         next = FromDesign(global, engine);
@@ -517,6 +561,92 @@ class GpAlgorithm final : public Algorithm {
       if (!AddFantasy(point.features).ok()) {
         spdlog::warn("gp: could not add a fantasy; the batch continues from "
                      "the Sobol design");
+      }
+      return assignment;
+    }
+    return std::nullopt;
+  }
+
+  // A step of local search in the second basin (gp_algorithm.h): log EI of a
+  // GP fitted to the kLocalPoints observations nearest its centre, maximised
+  // in a box around the centre. nullopt when there is no second basin, a
+  // pending trial already lies in its box, or every point found is used.
+  std::optional<Assignment> FromSecondBasin(int global, std::mt19937_64& engine)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    const int n = static_cast<int>(observations_.size());
+    std::vector<int> order;
+    for (int i = 0; i < n; ++i) {
+      if (!std::isnan(observations_[i].value)) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return observations_[a].value < observations_[b].value;
+    });
+    std::vector<Eigen::VectorXd> ranked;
+    for (int i : order) ranked.push_back(observations_[i].features);
+    const int separated =
+        gp::SeparatedFromBest(ranked, model_->kernel(), kBasinSeparation);
+    if (separated < 0) return std::nullopt;
+    const Eigen::VectorXd& centre = ranked[separated];
+    auto in_box = [&](const Eigen::VectorXd& x) {
+      for (int j = 0; j < encoding_.dimensions(); ++j) {
+        if (!encoding_.categorical()[j] &&
+            std::abs(x[j] - centre[j]) > kLocalHalfWidth) {
+          return false;
+        }
+      }
+      return true;
+    };
+    // A pending trial there is a local step in flight: wait for its result.
+    if (std::any_of(fantasies_.begin(), fantasies_.end(), in_box)) {
+      return std::nullopt;
+    }
+
+    std::vector<std::pair<double, int>> by_distance;
+    for (int i = 0; i < n; ++i) {
+      by_distance.emplace_back(
+          (observations_[i].features - centre).squaredNorm(), i);
+    }
+    std::stable_sort(by_distance.begin(), by_distance.end());
+    const int m = std::min(n, kLocalPoints);
+    std::vector<const Observation*> nearest;
+    Eigen::MatrixXd points(encoding_.dimensions(), m);
+    for (int i = 0; i < m; ++i) {
+      nearest.push_back(&observations_[by_distance[i].second]);
+      points.col(i) = nearest.back()->features;
+    }
+    const Eigen::VectorXd targets = Targets(nearest);
+    gp::FitOptions fit_options;
+    fit_options.noise_floor = settings_.noise_floor;
+    std::mt19937_64 fit_engine(SplitMix64(seed_ ^ 0xba51 ^ SplitMix64(global)));
+    const Eigen::VectorXd theta =
+        TimedFit(points, targets, std::nullopt, fit_options, fit_engine);
+    GpModel local(gp::KernelFromTheta(encoding_.categorical(), theta),
+                  gp::NoiseFromTheta(theta));
+    if (!local.Factorise(points, targets).ok()) return std::nullopt;
+
+    gp::Acquisition acquisition;
+    acquisition.kind = settings_.acquisition;
+    acquisition.beta = settings_.beta;
+    acquisition.best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < m; ++i) {
+      if (!std::isnan(nearest[i]->value)) {
+        acquisition.best = std::min(acquisition.best, targets[i]);
+      }
+    }
+    const gp::CostPenalty cost{
+        cost_model_.has_value() ? &*cost_model_ : nullptr, cost_weight_};
+    gp::OptimizerOptions options = EffortFor(n, settings_.candidates);
+    options.local_per_incumbent = kLocalCandidates;
+    const std::vector<gp::ScoredPoint> found = gp::MaximiseAcquisitionNear(
+        local, encoding_, acquisition, cost.model != nullptr ? &cost : nullptr,
+        centre, kLocalHalfWidth, options, engine);
+    for (const gp::ScoredPoint& point : found) {
+      Assignment assignment = space_.FromUnit(encoding_.Unit(point.features));
+      if (!used_.insert(space_.Key(assignment)).second) continue;
+      if (!AddFantasy(point.features).ok()) {
+        spdlog::warn(
+            "gp: could not add a fantasy; the batch continues from "
+            "the Sobol design");
       }
       return assignment;
     }

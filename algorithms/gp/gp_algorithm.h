@@ -32,6 +32,23 @@
 //    (O(n^2)); at a refit it is rebuilt from the observations up to that
 //    schedule point and then grown again.
 //
+// Second-basin search (settings.second_basin, on by default): log EI under
+// one global GP with ARD length scales grows greedy once the model is sure,
+// and data from one basin can teach it that a parameter does not matter
+// anywhere (Hartmann6's -3.20 optimum ignores two of its six), so a better
+// basin elsewhere looks bad and is never refined. So, once the best value
+// has not improved for 10 observations, every even-numbered trial (at most
+// one per batch) is a step of local search, as in TuRBO (Eriksson et al.,
+// "Scalable global optimization via local Bayesian optimization", 2019):
+// around the best observation whose scaled distance (under the global
+// model's length scales) to the best one is at least 2, a GP fitted afresh
+// to its 30 nearest observations (own hyperparameters, reported like any
+// fit), its acquisition maximised in a box of half-width 0.2 of the unit
+// cube around it (acquisition_optimizer.h). There is no such step while no
+// observation is that far from the best, or while a pending trial lies in
+// that box (a step in flight). The other trials, and every trial until the
+// search stalls, are as above.
+//
 // Cost-aware search (settings.cost_aware): a second GP models the log cost
 // of the trials that ran to their end (SUCCEEDED, INFEASIBLE): Trial.cost
 // when every one of them has a cost (the study prices its trials), else
@@ -41,7 +58,8 @@
 // cost^alpha, with cost cooling (Lee et al., "Cost-aware Bayesian
 // optimization", 2020): alpha = (max_cost - spent) / (max_cost - what the
 // initial design cost), 1 without a budget, so cheap points go first and, as
-// the budget runs out, the search returns to plain EI. Without two costs that differ, the search is plain.
+// the budget runs out, the search returns to plain EI. Without two costs that
+// differ, the search is plain.
 //
 // Determinism: every quantity above is a function of the seed and the
 // history alone. The instance memoises fits and the factor, keyed by the

@@ -290,8 +290,85 @@ TEST(GpAlgorithmTest, SettingsAreCheckedByName) {
               HasSubstr("settings.noise_floor: must be in"));
   EXPECT_THAT(with("candidates", Num(10)).message(),
               HasSubstr("settings.candidates: must be from 64"));
+  google::protobuf::Value yes;
+  yes.set_bool_value(true);
+  EXPECT_TRUE(with("second_basin", yes).ok());
+  EXPECT_THAT(with("second_basin", Num(1)).message(),
+              HasSubstr("settings.second_basin: must be true or false"));
   EXPECT_THAT(with("kernel", Str("rbf")).message(),
               HasSubstr("settings.kernel: unknown setting for algorithm 'gp'"));
+}
+
+// Two basins in [0, 1]^2: the best (0) at (0.2, 0.2), a worse one (0.3) at
+// (0.8, 0.8).
+double TwoBasins(double x, double y) {
+  return std::min(10 * (std::pow(x - 0.2, 2) + std::pow(y - 0.2, 2)),
+                  0.3 + 10 * (std::pow(x - 0.8, 2) + std::pow(y - 0.8, 2)));
+}
+
+// The best basin's minimum first, then a 6 x 6 grid without it: the best has
+// not improved for 35 observations.
+std::vector<v1::Trial> StalledTwoBasinHistory() {
+  std::vector<v1::Trial> history;
+  auto add = [&](double x, double y) {
+    const int number = static_cast<int>(history.size()) + 1;
+    history.push_back(Completed(number,
+                                testing::Assign({{"x", Num(x)}, {"y", Num(y)}}),
+                                TwoBasins(x, y)));
+  };
+  add(0.2, 0.2);
+  for (int i = 0; i < 6; ++i) {
+    for (int j = 0; j < 6; ++j) {
+      if (i != 1 || j != 1) add(0.2 * i, 0.2 * j);
+    }
+  }
+  return history;
+}
+
+TEST(GpAlgorithmTest, StalledSearchStepsIntoTheSecondBasinOnEvenTrials) {
+  const SearchSpace space =
+      MakeSpace({DoubleParam("x", 0, 1), DoubleParam("y", 0, 1)});
+  const std::vector<v1::Trial> history = StalledTwoBasinHistory();
+  ASSERT_EQ(history.size(), 36u);
+  auto suggest = [&](const std::vector<v1::Trial>& h, bool second_basin) {
+    google::protobuf::Struct settings;
+    (*settings.mutable_fields())["second_basin"].set_bool_value(second_basin);
+    auto algorithm = CreateGpAlgorithm(Context(space, 4, settings));
+    EXPECT_TRUE(algorithm.ok());
+    absl::StatusOr<std::vector<Assignment>> next = (*algorithm)->Suggest(h, 1);
+    EXPECT_TRUE(next.ok() && next->size() == 1);
+    return std::make_pair(next->front().at("x").number_value(),
+                          next->front().at("y").number_value());
+  };
+  auto near = [](std::pair<double, double> p, double x, double y) {
+    return std::abs(p.first - x) <= 0.2 + 1e-9 &&
+           std::abs(p.second - y) <= 0.2 + 1e-9;
+  };
+  // Trial 37 (odd) refines the best basin, with or without the setting.
+  EXPECT_TRUE(near(suggest(history, true), 0.2, 0.2));
+  EXPECT_TRUE(near(suggest(history, false), 0.2, 0.2));
+
+  // Trial 38 (even) is a step in the other basin, only with the setting.
+  std::vector<v1::Trial> longer = history;
+  longer.push_back(
+      Completed(37, testing::Assign({{"x", Num(0.25)}, {"y", Num(0.15)}}),
+                TwoBasins(0.25, 0.15)));
+  const std::pair<double, double> step = suggest(longer, true);
+  EXPECT_TRUE(near(step, 0.8, 0.8)) << step.first << ", " << step.second;
+  EXPECT_TRUE(near(suggest(longer, false), 0.2, 0.2));
+  // A function of the history: an instance that saw the history grow takes
+  // the same step as a fresh one.
+  auto grown = CreateGpAlgorithm(Context(space, 4));
+  ASSERT_TRUE(grown.ok());
+  ASSERT_TRUE((*grown)->Suggest(history, 1).ok());
+  absl::StatusOr<std::vector<Assignment>> again = (*grown)->Suggest(longer, 1);
+  ASSERT_TRUE(again.ok() && again->size() == 1);
+  EXPECT_EQ(again->front().at("x").number_value(), step.first);
+  EXPECT_EQ(again->front().at("y").number_value(), step.second);
+
+  // Once the best improves, the search is plain again.
+  longer.back().set_objective(-1);
+  EXPECT_TRUE(near(suggest(longer, true), 0.25, 0.15));
 }
 
 TEST(GpAlgorithmTest, UcbAlsoConverges) {

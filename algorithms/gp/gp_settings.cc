@@ -51,8 +51,8 @@ absl::StatusOr<GpSettings> ParseGpSettings(
     const google::protobuf::Struct& settings, int dimensions) {
   if (absl::Status status = CheckKnownSettings(
           "gp", settings,
-          {"initial_trials", "acquisition", "beta", "noise_floor",
-           "candidates", "cost_aware"});
+          {"initial_trials", "acquisition", "beta", "noise_floor", "candidates",
+           "cost_aware", "second_basin"});
       !status.ok()) {
     return status;
   }
@@ -91,6 +91,11 @@ absl::StatusOr<GpSettings> ParseGpSettings(
         return Bad(name, "must be true or false");
       }
       parsed.cost_aware = value.bool_value();
+    } else if (name == "second_basin") {
+      if (value.kind_case() != Value::kBoolValue) {
+        return Bad(name, "must be true or false");
+      }
+      parsed.second_basin = value.bool_value();
     }
   }
   if (fields.count("beta") != 0 &&

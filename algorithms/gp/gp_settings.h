@@ -1,9 +1,10 @@
 // The settings of the `gp` algorithm (v1::AlgorithmSpec::settings), each
 // with its default:
 //
-//   initial_trials  integer 1..10000; default max(5, 2 (d + 1)) for d parameters.
-//                   Trials drawn from a scrambled Sobol design before the GP
-//                   takes over (it also waits for two finite objectives).
+//   initial_trials  integer 1..10000; default max(5, 2 (d + 1)) for d
+//                   parameters. Trials drawn from a scrambled Sobol design
+//                   before the GP takes over (it also waits for two finite
+//                   objectives).
 //   acquisition     "log_ei" (default) or "ucb".
 //   beta            number in (0, 1000]; default 2. Only with "ucb": the
 //                   bound is mean - sqrt(beta) sd (minimising).
@@ -19,6 +20,13 @@
 //                   its trials, else its runtime) and maximises expected
 //                   improvement per unit of cost, so cheap promising
 //                   configurations go first. Only with "log_ei".
+//   second_basin    boolean; default true. Once the best value has stalled
+//                   for 10 observations, every even-numbered trial (at most
+//                   one per batch) is a step of local search in the best
+//                   basin other than the best one's (gp_algorithm.h), so a
+//                   search that settled in a local optimum can still find a
+//                   better one elsewhere. false: plain log EI (or UCB)
+//                   throughout.
 //
 // Thread-safe: pure functions.
 #ifndef VERNIER_ALGORITHMS_GP_GP_SETTINGS_H_
@@ -37,6 +45,7 @@ struct GpSettings {
   double noise_floor = 1e-6;
   int candidates = 2048;
   bool cost_aware = false;
+  bool second_basin = true;
 };
 
 // The settings with defaults filled in for a space of `dimensions`
