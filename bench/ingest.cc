@@ -50,7 +50,7 @@ constexpr int64_t kTargetP99Us = 20'000;
 struct Flags {
   int clients = 64;
   int channels = 0;  // 0: one per client
-  int inflight = 4;
+  int inflight = 8;
   int batch = 1;
   int metrics = 3;
   double seconds = 10;

@@ -121,11 +121,11 @@ ReportStream::~ReportStream() {
   const bool writes_done = call != nullptr && !call->writing &&
                            !call->writes_done_sent && !call->read_ended;
   if (writes_done) call->writes_done_sent = true;
-  changed_.notify_all();
+  wake_.notify_all();
   lock.unlock();
   if (writes_done) call->StartWritesDone();
   lock.lock();
-  if (!changed_.wait_for(lock, kCloseTimeout,
+  if (!settled_.wait_for(lock, kCloseTimeout,
                          [this] { return call_ == nullptr; }) &&
       !call_->hold_released) {
     // The server has not ended the call. An extra hold keeps it alive (its
@@ -137,7 +137,7 @@ ReportStream::~ReportStream() {
     hung->RemoveHold();
     lock.lock();
   }
-  changed_.wait(lock, [this] { return live_calls_ == 0; });
+  settled_.wait(lock, [this] { return live_calls_ == 0; });
   std::vector<Entry> left(std::make_move_iterator(queued_.begin()),
                           std::make_move_iterator(queued_.end()));
   queued_.clear();
@@ -163,7 +163,7 @@ absl::Status ReportStream::Add(v1::Measurement measurement, Done done) {
     if (call != nullptr) {
       write = TakeWriteLocked(call);
     } else {
-      changed_.notify_all();  // the thread opens a call
+      wake_.notify_all();  // the thread opens a call
     }
   }
   if (write) StartWrite(call);
@@ -173,7 +173,7 @@ absl::Status ReportStream::Add(v1::Measurement measurement, Done done) {
 absl::Status ReportStream::Flush(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   const bool settled =
-      changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+      settled_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                         [this] { return !error_.ok() || unanswered_ == 0; });
   if (!error_.ok()) return error_;
   if (!settled) {
@@ -187,12 +187,12 @@ absl::Status ReportStream::Flush(absl::Duration timeout) {
 void ReportStream::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    changed_.wait(lock, [this] {
+    wake_.wait(lock, [this] {
       return closing_ || (call_ == nullptr && !queued_.empty() && error_.ok());
     });
     if (closing_) return;
     // After a failed call, wait out the backoff (or the end).
-    if (changed_.wait_until(lock, absl::ToChronoTime(reopen_at_),
+    if (wake_.wait_until(lock, absl::ToChronoTime(reopen_at_),
                             [this] { return closing_; })) {
       return;
     }
@@ -255,13 +255,13 @@ void ReportStream::Answered(int count) {
   if (count == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   unanswered_ -= count;
-  changed_.notify_all();
+  settled_.notify_all();
 }
 
 void ReportStream::OnCallDeleted() {
   std::lock_guard<std::mutex> lock(mu_);
   --live_calls_;
-  changed_.notify_all();
+  settled_.notify_all();
 }
 
 void ReportStream::OnCallDone(Call* call, const absl::Status& status) {
@@ -305,7 +305,8 @@ void ReportStream::OnCallDone(Call* call, const absl::Status& status) {
                     std::make_move_iterator(queued_.end()));
       queued_.clear();
     }
-    changed_.notify_all();
+    settled_.notify_all();
+    wake_.notify_all();
   }
   for (Entry& entry : failed) {
     if (entry.done) entry.done(failure);

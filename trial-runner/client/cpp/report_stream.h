@@ -94,7 +94,11 @@ class ReportStream {
   const StreamRetry retry_;
 
   std::mutex mu_;
-  std::condition_variable changed_;
+  // The thread waits on wake_ (a call to open, or the end); Flush and the
+  // destructor on settled_ (answers, errors, calls ended). Apart, so that
+  // acknowledgements do not wake the thread.
+  std::condition_variable wake_;
+  std::condition_variable settled_;
   // Not yet sent on the current call, in order.
   std::deque<Entry> queued_ ABSL_GUARDED_BY(mu_);
   // Sent on the current call and not yet acknowledged, in order, and how
