@@ -193,7 +193,7 @@ void ReportStream::Run() {
     if (closing_) return;
     // After a failed call, wait out the backoff (or the end).
     if (wake_.wait_until(lock, absl::ToChronoTime(reopen_at_),
-                            [this] { return closing_; })) {
+                         [this] { return closing_; })) {
       return;
     }
     Call* call = new Call(this, stub_, token_);
