@@ -106,43 +106,53 @@ void MeasurementStream::OnStored(int64_t index,
 void MeasurementStream::OnWriteDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
+    --write_holds_;
     if (!ok) write_failed_ = true;
   }
   Proceed();
 }
 
 void MeasurementStream::Proceed() {
-  bool start_read = false;
-  bool start_write = false;
-  bool finish = false;
-  absl::Status status;
-  {
+  while (true) {
+    bool start_read = false;
+    bool start_write = false;
+    bool finish = false;
+    absl::Status status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      const bool failed = !failure_.ok() || write_failed_;
+      if (read_paused_ && !failed && unstored_ < kMaxUnstoredRequests) {
+        read_paused_ = false;
+        reading_ = true;
+        start_read = true;
+      }
+      if (write_holds_ == 0 && !write_failed_ && acknowledged_ > sent_) {
+        response_.set_acknowledged(acknowledged_);
+        response_.set_should_stop(should_stop_);
+        sent_ = acknowledged_;
+        // Released by OnWriteDone and below, once StartWrite has returned.
+        write_holds_ = 2;
+        start_write = true;
+      } else if (write_holds_ == 0 && unstored_ == 0 &&
+                 (failed || (client_done_ && !reading_))) {
+        // A read may still be outstanding after a failure; finishing ends it.
+        finished_ = true;
+        finish = true;
+        status = failure_;
+      }
+    }
+    if (start_read) StartRead(&request_);
+    if (finish) Finish(ToLoggedGrpcStatus("StreamMeasurements", status));
+    if (!start_write) return;
+    StartWrite(&response_);
+    // StartWrite has read response_ (serialised it) by now. Saying so under
+    // mu_ orders that read before the next answer's writes in a way
+    // ThreadSanitizer sees (OnWriteDone's ordering goes through libgrpc).
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    const bool failed = !failure_.ok() || write_failed_;
-    if (read_paused_ && !failed && unstored_ < kMaxUnstoredRequests) {
-      read_paused_ = false;
-      reading_ = true;
-      start_read = true;
-    }
-    if (!writing_ && !write_failed_ && acknowledged_ > sent_) {
-      response_.set_acknowledged(acknowledged_);
-      response_.set_should_stop(should_stop_);
-      sent_ = acknowledged_;
-      writing_ = true;
-      start_write = true;
-    } else if (!writing_ && unstored_ == 0 &&
-               (failed || (client_done_ && !reading_))) {
-      // A read may still be outstanding after a failure; finishing ends it.
-      finished_ = true;
-      finish = true;
-      status = failure_;
-    }
+    if (--write_holds_ > 0) return;  // OnWriteDone still to come
+    // OnWriteDone came first and left the next step to this thread: loop.
   }
-  if (start_read) StartRead(&request_);
-  if (start_write) StartWrite(&response_);
-  if (finish) Finish(ToLoggedGrpcStatus("StreamMeasurements", status));
 }
 
 void MeasurementStream::OnDone() { delete this; }

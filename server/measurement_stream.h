@@ -94,7 +94,9 @@ class MeasurementStream final
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // a read is started
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // kMaxUnstoredRequests
   bool client_done_ ABSL_GUARDED_BY(mu_) = false;  // half-closed or gone
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // 0, or while an answer is being written: 2, less one when OnWriteDone
+  // runs and one when the StartWrite call has returned.
+  int write_holds_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;  // the client is gone
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);

@@ -58,30 +58,22 @@ class ReportStream::Call final
     {
       std::lock_guard<std::mutex> lock(owner_->mu_);
       read_ended = true;
-      release = !writing && !hold_released;
+      release = write_holds == 0 && !hold_released;
       hold_released = hold_released || release;
     }
     if (release) RemoveHold();
   }
 
+  // Starts the write TakeWriteLocked prepared, and the ones after it that
+  // this thread is left to start (see ReleaseWrite).
+  void Write() {
+    do {
+      StartWrite(&request);
+    } while (ReleaseWrite(/*ok=*/true));
+  }
+
   void OnWriteDone(bool ok) override {
-    bool write = false;
-    bool writes_done = false;
-    bool release = false;
-    {
-      std::lock_guard<std::mutex> lock(owner_->mu_);
-      writing = false;
-      if (ok && !owner_->closing_) write = owner_->TakeWriteLocked(this);
-      if (!write && owner_->closing_ && !writes_done_sent && !read_ended) {
-        writes_done_sent = true;
-        writes_done = true;
-      }
-      release = !write && read_ended && !hold_released;
-      hold_released = hold_released || release;
-    }
-    if (write) StartWrite(&request);
-    if (writes_done) StartWritesDone();
-    if (release) RemoveHold();
+    if (ReleaseWrite(ok)) Write();
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -95,7 +87,13 @@ class ReportStream::Call final
 
   // Guarded by owner_->mu_; `request` is written by one write at a time.
   v1::ReportMeasurementRequest request;
-  bool writing = false;
+  // 0, or while a write is in flight: 2, less one when OnWriteDone runs and
+  // one when its StartWrite call has returned. Releasing both under the
+  // lock orders StartWrite's serialisation of `request` before the next
+  // request is written, visibly to ThreadSanitizer (the completion's own
+  // ordering goes through libgrpc, which it cannot see).
+  int write_holds = 0;
+  bool write_failed = false;
   bool writes_done_sent = false;
   bool read_ended = false;
   bool hold_released = false;
@@ -104,6 +102,32 @@ class ReportStream::Call final
   ReportStream* const owner_;
   grpc::ClientContext context_;
   v1::StreamMeasurementsResponse response_;
+
+  // Drops one of a write's two holds. At the last: prepares the next write
+  // (true: the caller starts it), or half-closes when closing, or releases
+  // the call's hold once reading has ended.
+  bool ReleaseWrite(bool ok) {
+    bool write = false;
+    bool writes_done = false;
+    bool release = false;
+    {
+      std::lock_guard<std::mutex> lock(owner_->mu_);
+      if (!ok) write_failed = true;
+      if (--write_holds > 0) return false;
+      if (!write_failed && !owner_->closing_) {
+        write = owner_->TakeWriteLocked(this);
+      }
+      if (!write && owner_->closing_ && !writes_done_sent && !read_ended) {
+        writes_done_sent = true;
+        writes_done = true;
+      }
+      release = !write && read_ended && !hold_released;
+      hold_released = hold_released || release;
+    }
+    if (writes_done) StartWritesDone();
+    if (release) RemoveHold();
+    return write;
+  }
 };
 
 ReportStream::ReportStream(v1::TrialService::Stub* stub, int64_t trial_id,
@@ -118,7 +142,7 @@ ReportStream::~ReportStream() {
   std::unique_lock<std::mutex> lock(mu_);
   closing_ = true;
   Call* call = call_;
-  const bool writes_done = call != nullptr && !call->writing &&
+  const bool writes_done = call != nullptr && call->write_holds == 0 &&
                            !call->writes_done_sent && !call->read_ended;
   if (writes_done) call->writes_done_sent = true;
   wake_.notify_all();
@@ -166,7 +190,7 @@ absl::Status ReportStream::Add(v1::Measurement measurement, Done done) {
       wake_.notify_all();  // the thread opens a call
     }
   }
-  if (write) StartWrite(call);
+  if (write) call->Write();
   return absl::OkStatus();
 }
 
@@ -203,13 +227,13 @@ void ReportStream::Run() {
     const bool write = TakeWriteLocked(call);
     lock.unlock();
     call->Start();
-    if (write) StartWrite(call);
+    if (write) call->Write();
     lock.lock();
   }
 }
 
 bool ReportStream::TakeWriteLocked(Call* call) {
-  if (call->writing || call->read_ended || call->writes_done_sent ||
+  if (call->write_holds > 0 || call->read_ended || call->writes_done_sent ||
       queued_.empty()) {
     return false;
   }
@@ -223,11 +247,9 @@ bool ReportStream::TakeWriteLocked(Call* call) {
   sent_requests_.push_back(static_cast<int>(queued_.size()));
   for (Entry& entry : queued_) sent_.push_back(std::move(entry));
   queued_.clear();
-  call->writing = true;
+  call->write_holds = 2;
   return true;
 }
-
-void ReportStream::StartWrite(Call* call) { call->StartWrite(&call->request); }
 
 void ReportStream::OnAcknowledged(Call* call, int64_t acknowledged,
                                   bool should_stop) {

@@ -84,9 +84,8 @@ class ReportStream {
   // `count` entries' `done` have been called.
   void Answered(int count);
   // Moves the queue into the call's request if it is not writing; true when
-  // the caller must start the write (outside the lock).
+  // the caller must start the write (Call::Write, outside the lock).
   bool TakeWriteLocked(Call* call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StartWrite(Call* call);
 
   v1::TrialService::Stub* const stub_;
   const int64_t trial_id_;
