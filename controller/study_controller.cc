@@ -210,6 +210,21 @@ absl::Status StudyControllerImpl::Readopt(const v1::Trial& trial,
     early_stopper_->Restart(trial.id());
     early_stopper_->Load(trial.id(), by_step);
   }
+  // It runs, so it counts against the server's caps like any running trial
+  // (released when its worker ends). It runs on even when the caps are full
+  // (lowered since it started): stopping it would lose its work.
+  if (options_.run_limits != nullptr) {
+    std::string waiting_for;
+    std::optional<RunLimits::Grant> slots = options_.run_limits->TryAcquire(
+        study_.id(), spec().labels(), &waiting_for);
+    if (slots.has_value()) {
+      held_[trial.id()].run_slots = *std::move(slots);
+    } else {
+      options_.run_limits->Withdraw(study_.id());
+      spdlog::warn("study {}: trial {} runs beyond {}", study_.name(),
+                   trial.number(), waiting_for);
+    }
+  }
   if (options_.registry != nullptr) {
     options_.registry->Add(trial.id(), TrialRegistry::Entry{
                                            .study_id = study_.id(),

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "controller/run_limits.h"
 #include "controller/study_yaml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -506,6 +507,49 @@ TEST_F(StudyControllerTest, ResumeFollowsTheWorkersTheExecutorAdopts) {
   for (const TrialLaunch& launch : executor.launches()) {
     EXPECT_NE(launch.trial_id, id);
   }
+}
+
+TEST_F(StudyControllerTest, AnAdoptedWorkerHoldsASlotOfTheServersCap) {
+  v1::Study study = MakeStudy(Yaml("{max: 2, parallel: 2}"));
+  const int64_t id = LeaveTrialRunning(*store_, study);
+  v1::Measurement measurement;  // its objective, reported before the restart
+  measurement.set_step(1);
+  (*measurement.mutable_metrics())["accuracy"] = 0.5;
+  ASSERT_TRUE(store_->AddMeasurements(id, {measurement}).ok());
+  FakeExecutor executor(store_.get(), [](const TrialLaunch& launch, int) {
+    return Succeed(Param(launch, "x"));
+  });
+  executor.AdoptOnResume({id});
+  RunLimits limits(RunLimitsSpec{.max_running = 1});
+  TrialRegistry registry;
+  StudyControllerOptions options;
+  options.registry = &registry;
+  options.report_endpoint = "127.0.0.1:1";
+  options.run_limits = &limits;
+  RunStudy(
+      study, executor,
+      [&](StudyController&) {
+        WaitFor([&] {
+          return registry.Check(id, absl::StrCat("token-", id)).ok();
+        });
+        // The one slot is the adopted trial's: another study gets none, and
+        // this study starts no second trial beside it.
+        std::string waiting_for;
+        EXPECT_FALSE(
+            limits.TryAcquire(study.id() + 1, {}, &waiting_for).has_value());
+        limits.Withdraw(study.id() + 1);
+        EXPECT_THAT(waiting_for, ::testing::HasSubstr("--max-running-trials"));
+        EXPECT_THAT(executor.launches(), ::testing::IsEmpty());
+        executor.EndWorker(id, 0);
+      },
+      std::move(options));
+  std::vector<v1::Trial> trials = Trials(study);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state(), v1::Trial::SUCCEEDED);
+  EXPECT_EQ(trials[1].state(), v1::Trial::SUCCEEDED);
+  // Its slot went back when it ended: the second trial took it.
+  ASSERT_EQ(executor.launches().size(), 1u);
+  EXPECT_NE(executor.launches()[0].trial_id, id);
 }
 
 TEST_F(StudyControllerTest, GridEndsWhenTheSpaceIsUsedUp) {
