@@ -158,6 +158,16 @@ std::vector<ScoredPoint> MaximiseAcquisition(
   return refined;
 }
 
+bool InBox(const Encoding& encoding, const Eigen::VectorXd& centre,
+           double half_width, const Eigen::VectorXd& x) {
+  for (int j = 0; j < encoding.dimensions(); ++j) {
+    if (!encoding.categorical()[j] && std::abs(x[j] - centre[j]) > half_width) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<ScoredPoint> MaximiseAcquisitionNear(
     const GpModel& model, const Encoding& encoding,
     const Acquisition& acquisition, const CostPenalty* cost,
@@ -168,13 +178,7 @@ std::vector<ScoredPoint> MaximiseAcquisitionNear(
   std::vector<ScoredPoint> ranked = MaximiseAcquisition(
       model, encoding, acquisition, cost, {centre}, local, 0, engine);
   std::erase_if(ranked, [&](const ScoredPoint& point) {
-    for (int j = 0; j < encoding.dimensions(); ++j) {
-      if (!encoding.categorical()[j] &&
-          std::abs(point.features[j] - centre[j]) > half_width) {
-        return true;
-      }
-    }
-    return false;
+    return !InBox(encoding, centre, half_width, point.features);
   });
   return ranked;
 }

@@ -66,6 +66,11 @@ std::vector<ScoredPoint> MaximiseAcquisition(
     const OptimizerOptions& options, uint64_t sobol_seed,
     std::mt19937_64& engine);
 
+// Whether the numeric features of `x` (not categorical ones) are all within
+// `half_width` of `centre`'s: the box of a local search.
+bool InBox(const Encoding& encoding, const Eigen::VectorXd& centre,
+           double half_width, const Eigen::VectorXd& x);
+
 // As MaximiseAcquisition around `centre` alone (options.candidates is
 // ignored), keeping the points whose numeric features (not categorical ones)
 // are within `half_width` of the centre's. Best first; may be empty.

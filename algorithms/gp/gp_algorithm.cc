@@ -587,17 +587,11 @@ class GpAlgorithm final : public Algorithm {
         gp::SeparatedFromBest(ranked, model_->kernel(), kBasinSeparation);
     if (separated < 0) return std::nullopt;
     const Eigen::VectorXd& centre = ranked[separated];
-    auto in_box = [&](const Eigen::VectorXd& x) {
-      for (int j = 0; j < encoding_.dimensions(); ++j) {
-        if (!encoding_.categorical()[j] &&
-            std::abs(x[j] - centre[j]) > kLocalHalfWidth) {
-          return false;
-        }
-      }
-      return true;
-    };
     // A pending trial there is a local step in flight: wait for its result.
-    if (std::any_of(fantasies_.begin(), fantasies_.end(), in_box)) {
+    if (std::any_of(fantasies_.begin(), fantasies_.end(),
+                    [&](const Eigen::VectorXd& x) {
+                      return gp::InBox(encoding_, centre, kLocalHalfWidth, x);
+                    })) {
       return std::nullopt;
     }
 

@@ -59,11 +59,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-bool IsTransient(absl::StatusCode code) {
-  return code == absl::StatusCode::kUnavailable ||
-         code == absl::StatusCode::kDeadlineExceeded;
-}
-
 // `number` as an int64 when it is integral and within range.
 std::optional<int64_t> AsInt64(double number) {
   // 2^63 is exactly representable; every double in [-2^63, 2^63) fits int64.
@@ -125,6 +120,11 @@ absl::StatusOr<WorkerEnvironment> ReadWorkerEnvironment(
   env.token = *std::move(token);
   env.tls_ca_path = get(kTlsCaVar).value_or("");
   return env;
+}
+
+bool IsTransient(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kDeadlineExceeded;
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view rpc) {

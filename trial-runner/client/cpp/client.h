@@ -85,6 +85,10 @@ using EnvLookup =
 absl::StatusOr<WorkerEnvironment> ReadWorkerEnvironment(
     const EnvLookup& lookup = nullptr);
 
+// Whether a call that failed with `code` may succeed if tried again
+// (UNAVAILABLE, DEADLINE_EXCEEDED): what Report and ReportAsync retry.
+bool IsTransient(absl::StatusCode code);
+
 // `status` as an absl::Status with the same code; the message is prefixed by
 // `rpc`, the name of the call that failed. OK stays OK.
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view rpc);

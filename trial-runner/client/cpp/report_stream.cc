@@ -18,11 +18,6 @@ constexpr char kRpc[] = "TrialService.StreamMeasurements";
 // before cancelling it.
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
 
-bool IsTransient(absl::StatusCode code) {
-  return code == absl::StatusCode::kUnavailable ||
-         code == absl::StatusCode::kDeadlineExceeded;
-}
-
 }  // namespace
 
 // One call. Its flags are guarded by the owner's mu_. A hold keeps OnDone
